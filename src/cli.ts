@@ -1,0 +1,163 @@
+// The command line: docker-proxy's flags with Go flag semantics (go-flag.ts), our extra options
+// (each with a DOCKER_PROXY_* environment variable, because dockerd passes only its environment),
+// typed by yargs, validated here once. The only file importing yargs.
+import yargs from 'yargs';
+import {
+  LOG_LEVELS, PROTOS, UDP_CONNTRACK_TIMEOUT_MS, UDP_MAX_FLOWS_DEFAULT, UDP_MAX_FLOWS_LIMIT,
+  parseDurationMs, parseIp, type Endpoint, type LogLevel, type Proto, type ProxyConfig,
+} from './config.js';
+import { ConfigError, ListenError, ProxyError, UnsupportedProtocolError } from './errors.js';
+import { formatGoUsage, goQuote, parseGoFlags, parseGoInt, type GoFlag } from './go-flag.js';
+
+/** What main must do with a command line. */
+export type CliResult =
+  | { readonly action: 'run'; readonly config: ProxyConfig }
+  | { readonly action: 'help'; readonly usage: string }
+  | { readonly action: 'version' }
+  | { readonly action: 'usage-error'; readonly message: string; readonly usage: string }
+  | { readonly action: 'fail'; readonly error: ProxyError };
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const checkInt = (value: string): string | undefined => {
+  const parsed = parseGoInt(value);
+  return typeof parsed === 'bigint' ? undefined : parsed;
+};
+const checkIp = (value: string): string | undefined =>
+  value === '' || parseIp(value) !== undefined ? undefined : `invalid IP address: ${value}`;
+const checkNothing = (): undefined => undefined;
+
+/** docker-proxy's own flags, as the newest docker-proxy defines them (spec §1.1). */
+const DOCKER_FLAGS: readonly GoFlag[] = [
+  { name: 'container-ip', typeName: 'value', usage: 'container ip', defaultText: ' (default 0.0.0.0)', check: checkIp },
+  { name: 'container-port', typeName: 'int', usage: 'container port', defaultText: ' (default -1)', check: checkInt },
+  { name: 'host-ip', typeName: 'value', usage: 'host ip', defaultText: ' (default 0.0.0.0)', check: checkIp },
+  { name: 'host-port', typeName: 'int', usage: 'host port', defaultText: ' (default -1)', check: checkInt },
+  { name: 'proto', typeName: 'string', usage: 'proxy protocol', defaultText: ' (default "tcp")', check: checkNothing },
+  { name: 'use-listen-fd', typeName: '', usage: 'use a supplied listen fd', defaultText: '', check: checkNothing },
+  { name: 'v', typeName: '', usage: 'print version information and quit', defaultText: '', check: checkNothing },
+  { name: 'version', typeName: '', usage: 'print version information and quit', defaultText: '', check: checkNothing },
+];
+
+const checkLogLevel = (value: string): string | undefined =>
+  (LOG_LEVELS as readonly string[]).includes(value) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`;
+const checkDuration = (value: string): string | undefined => {
+  const ms = parseDurationMs(value);
+  return ms !== undefined && ms >= 1 ? undefined : 'must be a duration such as 90s, 1m30s or 500ms (at least 1ms)';
+};
+const checkFlowLimit = (value: string): string | undefined => {
+  const parsed = parseGoInt(value);
+  if (typeof parsed !== 'bigint') return parsed;
+  return parsed >= 1n && parsed <= BigInt(UDP_MAX_FLOWS_LIMIT) ? undefined : `must be 1-${UDP_MAX_FLOWS_LIMIT}`;
+};
+const checkPath = (value: string): string | undefined => (value === '' ? 'must not be empty' : undefined);
+
+/** Options beyond docker-proxy's; each also has an environment variable named by envName(). */
+const EXTRA_FLAGS: readonly GoFlag[] = [
+  { name: 'log-file', typeName: 'string', usage: 'also append JSON logs to this file (dockerd discards stderr)', defaultText: '', check: checkPath },
+  { name: 'log-level', typeName: 'string', usage: `log level: ${LOG_LEVELS.join(', ')}`, defaultText: ' (default "info")', check: checkLogLevel },
+  { name: 'udp-idle-timeout', typeName: 'string', usage: 'forget a UDP flow after this long without traffic either way', defaultText: ' (default "90s")', check: checkDuration },
+  { name: 'udp-max-flows', typeName: 'int', usage: 'most UDP flows at once; the least recently used is evicted beyond it', defaultText: ` (default ${UDP_MAX_FLOWS_DEFAULT})`, check: checkFlowLimit },
+];
+
+/** The environment variable of an extra option: --udp-max-flows → DOCKER_PROXY_UDP_MAX_FLOWS. */
+export function envName(flagName: string): string {
+  return `DOCKER_PROXY_${flagName.toUpperCase().replaceAll('-', '_')}`;
+}
+
+/** Go's usage text for docker-proxy's flags, then ours with their environment variables. */
+export function usageText(argv0: string): string {
+  const extras = EXTRA_FLAGS.map((flag) => ({ ...flag, usage: `${flag.usage} [$${envName(flag.name)}]` }));
+  return `Usage of ${argv0}:\n${formatGoUsage(DOCKER_FLAGS)}\n`
+    + `Options beyond docker-proxy's (each also read from the environment variable shown; a flag wins):\n`
+    + formatGoUsage(extras);
+}
+
+/** Parses docker-proxy's command line plus our environment variables into what main must do. */
+export function parseCommandLine(args: readonly string[], env: Env, argv0: string): CliResult {
+  const parsed = parseGoFlags(args, [...DOCKER_FLAGS, ...EXTRA_FLAGS]);
+  if (parsed.kind === 'help') return { action: 'help', usage: usageText(argv0) };
+  if (parsed.kind === 'error') return { action: 'usage-error', message: parsed.message, usage: usageText(argv0) };
+  const values = new Map(parsed.values);
+  for (const flag of EXTRA_FLAGS) {
+    const fromEnv = env[envName(flag.name)];
+    if (values.has(flag.name) || fromEnv === undefined || fromEnv === '') continue;
+    const reason = flag.check(fromEnv);
+    if (reason !== undefined) {
+      return { action: 'fail', error: new ConfigError(`invalid value ${goQuote(fromEnv)} for ${envName(flag.name)}: ${reason}`) };
+    }
+    values.set(flag.name, fromEnv);
+  }
+  const typed = typeWithYargs(values);
+  if (typed.v || typed.version) return { action: 'version' };
+  try {
+    return { action: 'run', config: buildConfig(typed) };
+  } catch (error) {
+    if (error instanceof ProxyError) return { action: 'fail', error };
+    throw error;
+  }
+}
+
+const toInt = (value: string): number => {
+  const parsed = parseGoInt(value);
+  return typeof parsed === 'bigint' ? Number(parsed) : Number.NaN;
+};
+
+/** Turns the Go-validated `name → last value` map into typed options with yargs. */
+function typeWithYargs(values: ReadonlyMap<string, string>) {
+  const tokens = [...values].map(([name, value]) => `--${name}=${value}`);
+  return yargs(tokens)
+    .version(false).help(false).strict().exitProcess(false)
+    .parserConfiguration({
+      'short-option-groups': false, 'camel-case-expansion': false, 'dot-notation': false, 'parse-numbers': false,
+      'parse-positional-numbers': false, 'boolean-negation': false, 'duplicate-arguments-array': false,
+    })
+    .fail((message: string, error: Error | undefined) => {
+      throw error ?? new ConfigError(message);
+    })
+    .options({
+      proto: { type: 'string', default: 'tcp' },
+      'host-ip': { type: 'string', default: '0.0.0.0' },
+      'host-port': { type: 'string', default: '-1', coerce: toInt },
+      'container-ip': { type: 'string', default: '0.0.0.0' },
+      'container-port': { type: 'string', default: '-1', coerce: toInt },
+      'use-listen-fd': { type: 'boolean', default: false },
+      v: { type: 'boolean', default: false },
+      version: { type: 'boolean', default: false },
+      'log-file': { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
+      'udp-idle-timeout': { type: 'string', default: `${UDP_CONNTRACK_TIMEOUT_MS}ms`, coerce: parseDurationMs },
+      'udp-max-flows': { type: 'string', default: String(UDP_MAX_FLOWS_DEFAULT), coerce: toInt },
+    })
+    .parseSync();
+}
+
+type Typed = ReturnType<typeof typeWithYargs>;
+
+function endpoint(ipText: string, port: number): Endpoint {
+  // Go's nil IP (an empty -host-ip) counts as IPv6, and binds or dials the unspecified address.
+  const ip = ipText === '' ? { address: '::', family: 6 as const } : parseIp(ipText);
+  if (ip === undefined) throw new ConfigError(`invalid IP address: ${ipText}`);
+  return { host: ip.address, port, family: ip.family };
+}
+
+function buildConfig(typed: Typed): ProxyConfig {
+  const proto = PROTOS.find((known) => known === typed.proto);
+  if (proto === undefined) throw new UnsupportedProtocolError(typed.proto);
+  const frontend = endpoint(typed['host-ip'], typed['host-port']);
+  const backend = endpoint(typed['container-ip'], typed['container-port']);
+  const useListenFd = typed['use-listen-fd'];
+  if (!useListenFd && !(frontend.port >= 0 && frontend.port <= 65535)) {
+    throw new ListenError(`failed to listen on ${frontend.host}:${frontend.port}: invalid host port (must be 0-65535)`);
+  }
+  if (!(backend.port >= 1 && backend.port <= 65535)) {
+    throw new ConfigError(`invalid container port ${backend.port}: must be 1-65535`);
+  }
+  return {
+    mapping: { proto: proto satisfies Proto, frontend, backend, useListenFd },
+    logLevel: LOG_LEVELS.find((level) => level === typed['log-level']) ?? ('info' satisfies LogLevel),
+    logFile: typed['log-file'],
+    udpIdleTimeoutMs: typed['udp-idle-timeout'] ?? UDP_CONNTRACK_TIMEOUT_MS,
+    udpMaxFlows: typed['udp-max-flows'],
+  };
+}

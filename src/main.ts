@@ -1,0 +1,88 @@
+// The composition root and the only owner of the process contract with dockerd: argv, the status
+// pipe on fd 3, the socket on fd 4 (through listen.ts), signals and the exit status.
+import { writeSync } from 'node:fs';
+import { parseCommandLine } from './cli.js';
+import { describeMapping, type ProxyConfig } from './config.js';
+import { ProxyError, describeError } from './errors.js';
+import { createLogger, type Logger } from './log.js';
+import { createProxy, type Proxy } from './proxy.js';
+import { openStatusPipe, type StatusPipe } from './status-pipe.js';
+import { startStreamRelay } from './stream-relay.js';
+import { versionLine } from './version.js';
+
+/** Writes to stdout/stderr synchronously, so that nothing is lost when we exit right after. */
+function print(fd: 1 | 2, text: string): void {
+  try {
+    writeSync(fd, text);
+  } catch {
+    // dockerd gives us /dev/null; a closed descriptor is no reason to fail.
+  }
+}
+
+function fail(status: StatusPipe, message: string): never {
+  status.reportFailure(message);
+  print(2, `${message}\n`);
+  process.exit(1);
+}
+
+/** Stops on SIGINT (dockerd's stop) and SIGTERM (its Pdeathsig) with status 0, as docker-proxy does. */
+function handleSignals(getProxy: () => Proxy | undefined, getLog: () => Logger | undefined): void {
+  const stop = (signal: NodeJS.Signals): void => {
+    getLog()?.info({ signal }, 'stopping');
+    getProxy()?.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+async function run(config: ProxyConfig, status: StatusPipe): Promise<void> {
+  let log: Logger | undefined;
+  let proxy: Proxy | undefined;
+  handleSignals(() => proxy, () => log);
+  const mapping = describeMapping(config.mapping);
+  try {
+    log = createLogger({ level: config.logLevel, file: config.logFile, base: { mapping } });
+  } catch (error) {
+    fail(status, `cannot open log file ${config.logFile ?? ''}: ${describeError(error)}`);
+  }
+  try {
+    proxy = await createProxy(config, { log, startRelay: startStreamRelay });
+  } catch (error) {
+    const message = error instanceof ProxyError ? error.message : `failed to start proxy: ${describeError(error)}`;
+    log.error({ err: describeError(error) }, message);
+    fail(status, message);
+  }
+  status.reportReady();
+  const ready = log;
+  process.on('uncaughtException', (error) => {
+    // A bug, not a traffic failure: say so in the log and exit, rather than run on in a bad state.
+    ready.fatal({ err: error.stack ?? describeError(error) }, `internal error: ${describeError(error)}`);
+    process.exit(1);
+  });
+  log.info({ dataPath: 'stream', listenFd: config.mapping.useListenFd }, `proxy running: ${mapping}`);
+}
+
+function main(): void {
+  // First, before anything else opens descriptors that could be mistaken for the status pipe.
+  const status = openStatusPipe();
+  const argv0 = process.argv[1] ?? 'docker-proxy';
+  const result = parseCommandLine(process.argv.slice(2), process.env, argv0);
+  switch (result.action) {
+    case 'help':
+      print(2, result.usage);
+      process.exit(0);
+    case 'version':
+      print(1, `${versionLine()}\n`);
+      process.exit(0);
+    case 'usage-error':
+      print(2, `${result.message}\n${result.usage}`);
+      process.exit(2);
+    case 'fail':
+      fail(status, result.error.message);
+    case 'run':
+      void run(result.config, status).catch((error: unknown) => fail(status, `failed to start proxy: ${describeError(error)}`));
+  }
+}
+
+main();

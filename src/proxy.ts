@@ -1,0 +1,35 @@
+// The Proxy seam and the one switch on the protocol: open the frontend socket, build the proxy.
+import { describeMapping, type ProxyConfig } from './config.js';
+import { openTcpListener, openUdpSocket } from './listen.js';
+import type { Logger } from './log.js';
+import type { StartRelay } from './relay.js';
+import { TcpProxy } from './tcp.js';
+import { UdpProxy } from './udp.js';
+
+/** Proxy is one running mapping. */
+export interface Proxy {
+  /** Stops listening and tears down every connection or flow at once. Idempotent. */
+  close(): void;
+}
+
+/** What createProxy needs besides the configuration. */
+export interface ProxyDeps {
+  readonly log: Logger;
+  readonly startRelay: StartRelay;
+}
+
+/** Opens the frontend socket (throws a ListenError) and returns the running proxy. */
+export async function createProxy(config: ProxyConfig, deps: ProxyDeps): Promise<TcpProxy | UdpProxy> {
+  const { mapping } = config;
+  const log = deps.log;
+  if (mapping.proto === 'udp') {
+    const socket = await openUdpSocket(mapping.frontend, mapping.useListenFd);
+    return new UdpProxy({
+      socket, backend: mapping.backend, idleTimeoutMs: config.udpIdleTimeoutMs, maxFlows: config.udpMaxFlows, log,
+    });
+  }
+  const proxy = new TcpProxy({ backend: mapping.backend, startRelay: deps.startRelay, log, name: describeMapping(mapping) });
+  const server = await openTcpListener(mapping.frontend, mapping.useListenFd, (client) => proxy.accept(client));
+  proxy.attach(server);
+  return proxy;
+}

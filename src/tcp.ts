@@ -1,0 +1,134 @@
+// TcpProxy: for each accepted connection, dial the container and hand both sockets to the relay
+// (stream copy or splice). Failures stay local to their connection; the listener never stops,
+// not even on EMFILE (unlike docker-proxy, moby#6402).
+import { connect, type Server, type Socket } from 'node:net';
+import { TCP_KEEPALIVE_INITIAL_DELAY_MS, formatHostPort, type Endpoint } from './config.js';
+import { describeError, errnoCode } from './errors.js';
+import type { Logger } from './log.js';
+import type { Proxy } from './proxy.js';
+import type { Relay, StartRelay } from './relay.js';
+import { Throttle } from './throttle.js';
+
+export interface TcpProxyOptions {
+  readonly backend: Endpoint;
+  readonly startRelay: StartRelay;
+  readonly log: Logger;
+  /** The mapping, for log lines. */
+  readonly name: string;
+}
+
+/** Plain counters, read at scrape time. Bytes of open connections come from their relays. */
+export interface TcpStats {
+  connectionsTotal: number;
+  bytesToContainerClosed: number;
+  bytesToHostClosed: number;
+  readonly backendConnectErrors: Record<string, number>;
+  readonly acceptErrors: Record<string, number>;
+}
+
+/** TcpProxy forwards each accepted connection to the backend. */
+export class TcpProxy implements Proxy {
+  readonly stats: TcpStats = {
+    connectionsTotal: 0, bytesToContainerClosed: 0, bytesToHostClosed: 0, backendConnectErrors: {}, acceptErrors: {},
+  };
+  readonly #options: TcpProxyOptions;
+  readonly #relays = new Set<Relay>();
+  readonly #dialing = new Set<Socket>();
+  readonly #throttle = new Throttle();
+  #server: Server | undefined;
+  #closed = false;
+
+  constructor(options: TcpProxyOptions) {
+    this.#options = options;
+  }
+
+  /** Open connections, including those still dialling the container. */
+  get activeConnections(): number {
+    return this.#relays.size + this.#dialing.size;
+  }
+
+  /** Live relays, for byte counts at scrape time. */
+  get relays(): ReadonlySet<Relay> {
+    return this.#relays;
+  }
+
+  /** Takes the listening server; its accept errors are counted and logged, never fatal. */
+  attach(server: Server): void {
+    this.#server = server;
+    server.on('error', (error) => {
+      // libuv's accept loop survives EMFILE/ENFILE by accepting and closing the waiting connection
+      // with a reserve descriptor; once descriptors free up, accepting works again.
+      const code = errnoCode(error) ?? 'unknown';
+      this.stats.acceptErrors[code] = (this.stats.acceptErrors[code] ?? 0) + 1;
+      this.#warn(`accept:${code}`, { code }, `accept failed on ${this.#options.name}: ${describeError(error)}; still listening`);
+    });
+  }
+
+  /** Handles one accepted (paused) client connection. */
+  accept(client: Socket): void {
+    if (this.#closed) {
+      client.destroy();
+      return;
+    }
+    this.stats.connectionsTotal += 1;
+    const { backend } = this.#options;
+    const upstream = connect({
+      host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true,
+      keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_INITIAL_DELAY_MS,
+    });
+    // Paused before 'connect' so libuv never starts reading it: the relay decides how bytes move.
+    upstream.pause();
+    this.#dialing.add(upstream);
+    const ignore = (): void => undefined;
+    const abandon = (): void => {
+      cleanUp();
+      upstream.destroy();
+    };
+    const cleanUp = (): void => {
+      this.#dialing.delete(upstream);
+      client.off('error', ignore);
+      client.off('close', abandon);
+      upstream.off('error', onDialError);
+    };
+    const onDialError = (error: Error): void => {
+      cleanUp();
+      const code = errnoCode(error) ?? 'unknown';
+      this.stats.backendConnectErrors[code] = (this.stats.backendConnectErrors[code] ?? 0) + 1;
+      const target = formatHostPort(backend.host, backend.port);
+      this.#warn(`dial:${code}`, { code }, `Can't forward traffic to backend tcp/${target}: ${describeError(error)}`);
+      upstream.destroy();
+      client.destroy();
+    };
+    client.on('error', ignore);
+    client.once('close', abandon);
+    upstream.once('error', onDialError);
+    upstream.once('connect', () => {
+      cleanUp();
+      this.#startRelay(client, upstream);
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#server?.close();
+    for (const socket of this.#dialing) socket.destroy();
+    for (const relay of this.#relays) relay.destroy();
+  }
+
+  #startRelay(client: Socket, upstream: Socket): void {
+    const relay = this.#options.startRelay(client, upstream);
+    this.#relays.add(relay);
+    void relay.done.then((totals) => {
+      this.#relays.delete(relay);
+      this.stats.bytesToContainerClosed += totals.hostToContainer;
+      this.stats.bytesToHostClosed += totals.containerToHost;
+    });
+  }
+
+  #warn(key: string, fields: Record<string, string>, message: string): void {
+    const suppressed = this.#throttle.admit(key);
+    if (suppressed === undefined || this.#closed) return;
+    this.#options.log.warn({ ...fields, suppressed }, message);
+  }
+}
