@@ -3,8 +3,8 @@
 // typed by yargs, validated here once. The only file importing yargs.
 import yargs from 'yargs';
 import {
-  LOG_LEVELS, PROTOS, UDP_CONNTRACK_TIMEOUT_MS, UDP_MAX_FLOWS_DEFAULT, UDP_MAX_FLOWS_LIMIT,
-  parseDurationMs, parseIp, type Endpoint, type LogLevel, type Proto, type ProxyConfig,
+  LOG_LEVELS, METRICS_INTERVAL_MS_DEFAULT, PROTOS, UDP_CONNTRACK_TIMEOUT_MS, UDP_MAX_FLOWS_DEFAULT, UDP_MAX_FLOWS_LIMIT,
+  parseDurationMs, parseHostPort, parseIp, type Endpoint, type LogLevel, type Proto, type ProxyConfig,
 } from './config.js';
 import { ConfigError, ListenError, ProxyError, UnsupportedProtocolError } from './errors.js';
 import { formatGoUsage, goQuote, parseGoFlags, parseGoInt, type GoFlag } from './go-flag.js';
@@ -51,10 +51,15 @@ const checkFlowLimit = (value: string): string | undefined => {
   return parsed >= 1n && parsed <= BigInt(UDP_MAX_FLOWS_LIMIT) ? undefined : `must be 1-${UDP_MAX_FLOWS_LIMIT}`;
 };
 const checkPath = (value: string): string | undefined => (value === '' ? 'must not be empty' : undefined);
+const checkAddr = (value: string): string | undefined =>
+  parseHostPort(value) !== undefined ? undefined : 'must be IP:PORT, for example 127.0.0.1:9323 or [::1]:9323';
 
 /** Options beyond docker-proxy's; each also has an environment variable named by envName(). */
 const EXTRA_FLAGS: readonly GoFlag[] = [
   { name: 'log-file', typeName: 'string', usage: 'also append JSON logs to this file (dockerd discards stderr)', defaultText: '', check: checkPath },
+  { name: 'metrics-addr', typeName: 'string', usage: 'serve Prometheus metrics on GET /metrics (and GET /healthz) at IP:PORT; use loopback', defaultText: '', check: checkAddr },
+  { name: 'metrics-dir', typeName: 'string', usage: 'write metrics to DIR/<proto>_<host-ip>_<host-port>.prom (node_exporter textfile collector)', defaultText: '', check: checkPath },
+  { name: 'metrics-interval', typeName: 'string', usage: 'how often to rewrite the metrics file', defaultText: ` (default "${METRICS_INTERVAL_MS_DEFAULT / 1000}s")`, check: checkDuration },
   { name: 'log-level', typeName: 'string', usage: `log level: ${LOG_LEVELS.join(', ')}`, defaultText: ' (default "info")', check: checkLogLevel },
   { name: 'udp-idle-timeout', typeName: 'string', usage: 'forget a UDP flow after this long without traffic either way', defaultText: ' (default "90s")', check: checkDuration },
   { name: 'udp-max-flows', typeName: 'int', usage: 'most UDP flows at once; the least recently used is evicted beyond it', defaultText: ` (default ${UDP_MAX_FLOWS_DEFAULT})`, check: checkFlowLimit },
@@ -128,6 +133,9 @@ function typeWithYargs(values: ReadonlyMap<string, string>) {
       'log-level': { type: 'string', default: 'info' },
       'udp-idle-timeout': { type: 'string', default: `${UDP_CONNTRACK_TIMEOUT_MS}ms`, coerce: parseDurationMs },
       'udp-max-flows': { type: 'string', default: String(UDP_MAX_FLOWS_DEFAULT), coerce: toInt },
+      'metrics-addr': { type: 'string', coerce: (value: string | undefined) => (value === undefined ? undefined : parseHostPort(value)) },
+      'metrics-dir': { type: 'string' },
+      'metrics-interval': { type: 'string', default: `${METRICS_INTERVAL_MS_DEFAULT}ms`, coerce: parseDurationMs },
     })
     .parseSync();
 }
@@ -159,5 +167,8 @@ function buildConfig(typed: Typed): ProxyConfig {
     logFile: typed['log-file'],
     udpIdleTimeoutMs: typed['udp-idle-timeout'] ?? UDP_CONNTRACK_TIMEOUT_MS,
     udpMaxFlows: typed['udp-max-flows'],
+    metricsAddr: typed['metrics-addr'],
+    metricsDir: typed['metrics-dir'],
+    metricsIntervalMs: typed['metrics-interval'] ?? METRICS_INTERVAL_MS_DEFAULT,
   };
 }

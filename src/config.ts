@@ -35,6 +35,11 @@ export interface ProxyConfig {
   readonly logFile: string | undefined;
   readonly udpIdleTimeoutMs: number;
   readonly udpMaxFlows: number;
+  /** Serve GET /metrics and /healthz here; off when undefined. */
+  readonly metricsAddr: Endpoint | undefined;
+  /** Write <proto>_<host-ip>_<host-port>.prom here every metricsIntervalMs; off when undefined. */
+  readonly metricsDir: string | undefined;
+  readonly metricsIntervalMs: number;
 }
 
 /** docker-proxy's DefaultConnTrackTimeout. */
@@ -45,6 +50,7 @@ export const UDP_MAX_FLOWS_LIMIT = 1_000_000;
 /** The largest IPv4 UDP payload; docker-proxy's UDPBufSize. */
 export const UDP_MAX_DATAGRAM = 65_507;
 export const TCP_KEEPALIVE_INITIAL_DELAY_MS = 15_000;
+export const METRICS_INTERVAL_MS_DEFAULT = 5_000;
 
 /**
  * Parses an IP the way Go's net.ParseIP does: dotted IPv4 without leading zeros, IPv6 without a
@@ -73,6 +79,16 @@ function ipv6Words(text: string): number[] {
   const tailWords = tail === undefined ? [] : toWords(tail);
   const zeros = new Array<number>(8 - headWords.length - tailWords.length).fill(0);
   return [...headWords, ...zeros, ...tailWords];
+}
+
+/** Parses "HOST:PORT" or "[IPv6]:PORT" with an IP address (never a name: no DNS at startup). */
+export function parseHostPort(text: string): Endpoint | undefined {
+  const match = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:]*):(\d{1,5})$/.exec(text);
+  const [, hostText = '', portText = ''] = match ?? [];
+  const ip = hostText === '' ? { address: '0.0.0.0', family: 4 as const } : parseIp(hostText);
+  const port = Number(portText);
+  if (match === null || ip === undefined || port > 65535) return undefined;
+  return { host: ip.address, port, family: ip.family };
 }
 
 /** Formats host:port as Go does, with brackets around IPv6 hosts. */

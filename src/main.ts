@@ -5,6 +5,7 @@ import { parseCommandLine } from './cli.js';
 import { describeMapping, type ProxyConfig } from './config.js';
 import { ProxyError, describeError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
+import type { MetricsHandle } from './metrics-setup.js';
 import { createProxy, type Proxy } from './proxy.js';
 import { openStatusPipe, type StatusPipe } from './status-pipe.js';
 import { startStreamRelay } from './stream-relay.js';
@@ -25,11 +26,19 @@ function fail(status: StatusPipe, message: string): never {
   process.exit(1);
 }
 
+/** What a stop must tear down; filled in as startup goes. */
+interface Running {
+  log?: Logger;
+  proxy?: Proxy;
+  metrics?: MetricsHandle;
+}
+
 /** Stops on SIGINT (dockerd's stop) and SIGTERM (its Pdeathsig) with status 0, as docker-proxy does. */
-function handleSignals(getProxy: () => Proxy | undefined, getLog: () => Logger | undefined): void {
+function handleSignals(running: Running): void {
   const stop = (signal: NodeJS.Signals): void => {
-    getLog()?.info({ signal }, 'stopping');
-    getProxy()?.close();
+    running.log?.info({ signal }, 'stopping');
+    running.metrics?.stop();
+    running.proxy?.close();
     process.exit(0);
   };
   process.on('SIGINT', stop);
@@ -37,20 +46,35 @@ function handleSignals(getProxy: () => Proxy | undefined, getLog: () => Logger |
 }
 
 async function run(config: ProxyConfig, status: StatusPipe): Promise<void> {
-  let log: Logger | undefined;
-  let proxy: Proxy | undefined;
-  handleSignals(() => proxy, () => log);
+  const running: Running = {};
+  handleSignals(running);
+  const dataPath = config.mapping.proto === 'tcp' ? 'stream' : 'datagram';
   const mapping = describeMapping(config.mapping);
+  let log: Logger;
   try {
     log = createLogger({ level: config.logLevel, file: config.logFile, base: { mapping } });
+    running.log = log;
   } catch (error) {
     fail(status, `cannot open log file ${config.logFile ?? ''}: ${describeError(error)}`);
   }
   try {
-    proxy = await createProxy(config, { log, startRelay: startStreamRelay });
+    // Loaded only when asked for: a proxy without metrics never evaluates prom-client.
+    const metrics = config.metricsAddr !== undefined || config.metricsDir !== undefined
+      ? (await import('./metrics-setup.js')).setupMetrics(config, dataPath, log, config.mapping)
+      : undefined;
+    running.metrics = metrics;
+    const observer = metrics?.observerFor(config.mapping);
+    const proxy = await createProxy(config, { log, startRelay: startStreamRelay, observer });
+    running.proxy = proxy;
+    if (metrics !== undefined) {
+      const { mappingLabels } = await import('./metrics-setup.js');
+      await metrics.start([{ labels: mappingLabels(config.mapping), snapshot: () => proxy.snapshot() }]);
+    }
   } catch (error) {
     const message = error instanceof ProxyError ? error.message : `failed to start proxy: ${describeError(error)}`;
     log.error({ err: describeError(error) }, message);
+    running.metrics?.stop();
+    running.proxy?.close();
     fail(status, message);
   }
   status.reportReady();
@@ -60,7 +84,7 @@ async function run(config: ProxyConfig, status: StatusPipe): Promise<void> {
     ready.fatal({ err: error.stack ?? describeError(error) }, `internal error: ${describeError(error)}`);
     process.exit(1);
   });
-  log.info({ dataPath: 'stream', listenFd: config.mapping.useListenFd }, `proxy running: ${mapping}`);
+  log.info({ dataPath, listenFd: config.mapping.useListenFd }, `proxy running: ${mapping}`);
 }
 
 function main(): void {

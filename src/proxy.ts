@@ -2,24 +2,28 @@
 import { describeMapping, type ProxyConfig } from './config.js';
 import { openTcpListener, openUdpSocket } from './listen.js';
 import type { Logger } from './log.js';
+import type { TcpSnapshot, UdpSnapshot } from './metrics.js';
 import type { StartRelay } from './relay.js';
-import { TcpProxy } from './tcp.js';
+import { TcpProxy, type TcpObserver } from './tcp.js';
 import { UdpProxy } from './udp.js';
 
 /** Proxy is one running mapping. */
 export interface Proxy {
   /** Stops listening and tears down every connection or flow at once. Idempotent. */
   close(): void;
+  /** Counters for the metrics, read at scrape time. */
+  snapshot(): TcpSnapshot | UdpSnapshot;
 }
 
 /** What createProxy needs besides the configuration. */
 export interface ProxyDeps {
   readonly log: Logger;
   readonly startRelay: StartRelay;
+  readonly observer?: TcpObserver | undefined;
 }
 
 /** Opens the frontend socket (throws a ListenError) and returns the running proxy. */
-export async function createProxy(config: ProxyConfig, deps: ProxyDeps): Promise<TcpProxy | UdpProxy> {
+export async function createProxy(config: ProxyConfig, deps: ProxyDeps): Promise<Proxy> {
   const { mapping } = config;
   const log = deps.log;
   if (mapping.proto === 'udp') {
@@ -28,7 +32,9 @@ export async function createProxy(config: ProxyConfig, deps: ProxyDeps): Promise
       socket, backend: mapping.backend, idleTimeoutMs: config.udpIdleTimeoutMs, maxFlows: config.udpMaxFlows, log,
     });
   }
-  const proxy = new TcpProxy({ backend: mapping.backend, startRelay: deps.startRelay, log, name: describeMapping(mapping) });
+  const proxy = new TcpProxy({
+    backend: mapping.backend, startRelay: deps.startRelay, log, name: describeMapping(mapping), observer: deps.observer,
+  });
   const server = await openTcpListener(mapping.frontend, mapping.useListenFd, (client) => proxy.accept(client));
   proxy.attach(server);
   return proxy;

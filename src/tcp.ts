@@ -9,8 +9,15 @@ import type { Proxy } from './proxy.js';
 import type { Relay, StartRelay } from './relay.js';
 import { Throttle } from './throttle.js';
 
+/** Per-connection events for histograms; called once per connection, never per chunk. */
+export interface TcpObserver {
+  backendConnected(seconds: number): void;
+  connectionClosed(seconds: number): void;
+}
+
 export interface TcpProxyOptions {
   readonly backend: Endpoint;
+  readonly observer?: TcpObserver | undefined;
   readonly startRelay: StartRelay;
   readonly log: Logger;
   /** The mapping, for log lines. */
@@ -47,9 +54,24 @@ export class TcpProxy implements Proxy {
     return this.#relays.size + this.#dialing.size;
   }
 
-  /** Live relays, for byte counts at scrape time. */
-  get relays(): ReadonlySet<Relay> {
-    return this.#relays;
+  /** Counters as the metrics read them at scrape time: closed connections plus live relays. */
+  snapshot() {
+    let bytesToContainer = this.stats.bytesToContainerClosed;
+    let bytesToHost = this.stats.bytesToHostClosed;
+    for (const relay of this.#relays) {
+      const live = relay.stats();
+      bytesToContainer += live.hostToContainer;
+      bytesToHost += live.containerToHost;
+    }
+    return {
+      proto: 'tcp' as const,
+      connectionsTotal: this.stats.connectionsTotal,
+      connectionsActive: this.activeConnections,
+      bytesToContainer,
+      bytesToHost,
+      backendConnectErrors: this.stats.backendConnectErrors,
+      acceptErrors: this.stats.acceptErrors,
+    };
   }
 
   /** Takes the listening server; its accept errors are counted and logged, never fatal. */
@@ -71,6 +93,7 @@ export class TcpProxy implements Proxy {
       return;
     }
     this.stats.connectionsTotal += 1;
+    const acceptedAt = performance.now();
     const { backend } = this.#options;
     const upstream = connect({
       host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true,
@@ -104,7 +127,8 @@ export class TcpProxy implements Proxy {
     upstream.once('error', onDialError);
     upstream.once('connect', () => {
       cleanUp();
-      this.#startRelay(client, upstream);
+      this.#options.observer?.backendConnected((performance.now() - acceptedAt) / 1000);
+      this.#startRelay(client, upstream, acceptedAt);
     });
   }
 
@@ -116,13 +140,14 @@ export class TcpProxy implements Proxy {
     for (const relay of this.#relays) relay.destroy();
   }
 
-  #startRelay(client: Socket, upstream: Socket): void {
+  #startRelay(client: Socket, upstream: Socket, acceptedAt: number): void {
     const relay = this.#options.startRelay(client, upstream);
     this.#relays.add(relay);
     void relay.done.then((totals) => {
       this.#relays.delete(relay);
       this.stats.bytesToContainerClosed += totals.hostToContainer;
       this.stats.bytesToHostClosed += totals.containerToHost;
+      this.#options.observer?.connectionClosed((performance.now() - acceptedAt) / 1000);
     });
   }
 

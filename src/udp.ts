@@ -73,6 +73,22 @@ export class UdpProxy implements Proxy {
     return this.#table.size;
   }
 
+  /** Counters as the metrics read them at scrape time. */
+  snapshot() {
+    const { stats } = this;
+    return {
+      proto: 'udp' as const,
+      flowsActive: this.#table.size,
+      flowsTotal: stats.flowsTotal,
+      flowsExpired: stats.flowsExpired,
+      datagramsToContainer: stats.datagramsToContainer,
+      datagramsToHost: stats.datagramsToHost,
+      bytesToContainer: stats.bytesToContainer,
+      bytesToHost: stats.bytesToHost,
+      dropped: stats.dropped,
+    };
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
