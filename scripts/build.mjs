@@ -5,8 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-let commit = 'unknown';
-try {
+let commit = process.env.DOCKER_PROXY_BUILD_COMMIT || 'unknown';
+if (commit === 'unknown') try {
   commit = execFileSync('git', ['rev-parse', '--short=7', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] })
     .toString().trim() || commit;
 } catch {

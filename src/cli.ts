@@ -1,9 +1,8 @@
 // The command line: docker-proxy's flags with Go flag semantics (go-flag.ts), our extra options
 // (each with a DOCKER_PROXY_* environment variable, because dockerd passes only its environment),
 // typed by yargs, validated here once. The only file importing yargs.
-import yargs from 'yargs';
 import {
-  LOG_LEVELS, METRICS_INTERVAL_MS_DEFAULT, PROTOS, UDP_CONNTRACK_TIMEOUT_MS, UDP_MAX_FLOWS_DEFAULT, UDP_MAX_FLOWS_LIMIT,
+  DATA_PATHS, LOG_LEVELS, METRICS_INTERVAL_MS_DEFAULT, PROTOS, UDP_CONNTRACK_TIMEOUT_MS, UDP_MAX_FLOWS_DEFAULT, UDP_MAX_FLOWS_LIMIT,
   parseDurationMs, parseHostPort, parseIp, type Endpoint, type LogLevel, type Proto, type ProxyConfig,
 } from './config.js';
 import { ConfigError, ListenError, ProxyError, UnsupportedProtocolError } from './errors.js';
@@ -28,7 +27,7 @@ const checkIp = (value: string): string | undefined =>
 const checkNothing = (): undefined => undefined;
 
 /** docker-proxy's own flags, as the newest docker-proxy defines them (spec §1.1). */
-const DOCKER_FLAGS: readonly GoFlag[] = [
+export const DOCKER_FLAGS: readonly GoFlag[] = [
   { name: 'container-ip', typeName: 'value', usage: 'container ip', defaultText: ' (default 0.0.0.0)', check: checkIp },
   { name: 'container-port', typeName: 'int', usage: 'container port', defaultText: ' (default -1)', check: checkInt },
   { name: 'host-ip', typeName: 'value', usage: 'host ip', defaultText: ' (default 0.0.0.0)', check: checkIp },
@@ -39,6 +38,8 @@ const DOCKER_FLAGS: readonly GoFlag[] = [
   { name: 'version', typeName: '', usage: 'print version information and quit', defaultText: '', check: checkNothing },
 ];
 
+const checkDataPath = (value: string): string | undefined =>
+  (DATA_PATHS as readonly string[]).includes(value) ? undefined : `must be one of ${DATA_PATHS.join(', ')}`;
 const checkLogLevel = (value: string): string | undefined =>
   (LOG_LEVELS as readonly string[]).includes(value) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`;
 const checkDuration = (value: string): string | undefined => {
@@ -56,6 +57,7 @@ const checkAddr = (value: string): string | undefined =>
 
 /** Options beyond docker-proxy's; each also has an environment variable named by envName(). */
 const EXTRA_FLAGS: readonly GoFlag[] = [
+  { name: 'data-path', typeName: 'string', usage: `how TCP bytes move: ${DATA_PATHS.join(', ')} (splice: zero-copy in the kernel; auto: splice when available)`, defaultText: ' (default "auto")', check: checkDataPath },
   { name: 'log-file', typeName: 'string', usage: 'also append JSON logs to this file (dockerd discards stderr)', defaultText: '', check: checkPath },
   { name: 'metrics-addr', typeName: 'string', usage: 'serve Prometheus metrics on GET /metrics (and GET /healthz) at IP:PORT; use loopback', defaultText: '', check: checkAddr },
   { name: 'metrics-dir', typeName: 'string', usage: 'write metrics to DIR/<proto>_<host-ip>_<host-port>.prom (node_exporter textfile collector)', defaultText: '', check: checkPath },
@@ -79,7 +81,7 @@ export function usageText(argv0: string): string {
 }
 
 /** Parses docker-proxy's command line plus our environment variables into what main must do. */
-export function parseCommandLine(args: readonly string[], env: Env, argv0: string): CliResult {
+export async function parseCommandLine(args: readonly string[], env: Env, argv0: string): Promise<CliResult> {
   const parsed = parseGoFlags(args, [...DOCKER_FLAGS, ...EXTRA_FLAGS]);
   if (parsed.kind === 'help') return { action: 'help', usage: usageText(argv0) };
   if (parsed.kind === 'error') return { action: 'usage-error', message: parsed.message, usage: usageText(argv0) };
@@ -93,7 +95,10 @@ export function parseCommandLine(args: readonly string[], env: Env, argv0: strin
     }
     values.set(flag.name, fromEnv);
   }
-  const typed = typeWithYargs(values);
+  // dockerd's own argv, with no extra option set, is typed directly: loading and running yargs
+  // costs more start-up time than the rest of the proxy (bench/startup-memory.ts). Everything else
+  // goes through yargs; test/unit/cli.test.ts checks that both give the same result.
+  const typed = [...values.keys()].every(isEngineFlag) ? typeEngineFlags(values) : await typeWithYargs(values);
   if (typed.v || typed.version) return { action: 'version' };
   try {
     return { action: 'run', config: buildConfig(typed) };
@@ -109,9 +114,10 @@ const toInt = (value: string): number => {
 };
 
 /** Turns the Go-validated `name → last value` map into typed options with yargs. */
-function typeWithYargs(values: ReadonlyMap<string, string>) {
+export async function typeWithYargs(values: ReadonlyMap<string, string>): Promise<Typed> {
+  const { default: yargs } = await import('yargs');
   const tokens = [...values].map(([name, value]) => `--${name}=${value}`);
-  return yargs(tokens)
+  const argv = yargs(tokens)
     .version(false).help(false).strict().exitProcess(false)
     .parserConfiguration({
       'short-option-groups': false, 'camel-case-expansion': false, 'dot-notation': false, 'parse-numbers': false,
@@ -129,6 +135,7 @@ function typeWithYargs(values: ReadonlyMap<string, string>) {
       'use-listen-fd': { type: 'boolean', default: false },
       v: { type: 'boolean', default: false },
       version: { type: 'boolean', default: false },
+      'data-path': { type: 'string', default: 'auto' },
       'log-file': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       'udp-idle-timeout': { type: 'string', default: `${UDP_CONNTRACK_TIMEOUT_MS}ms`, coerce: parseDurationMs },
@@ -138,9 +145,61 @@ function typeWithYargs(values: ReadonlyMap<string, string>) {
       'metrics-interval': { type: 'string', default: `${METRICS_INTERVAL_MS_DEFAULT}ms`, coerce: parseDurationMs },
     })
     .parseSync();
+  return {
+    proto: argv.proto, 'host-ip': argv['host-ip'], 'host-port': argv['host-port'], 'container-ip': argv['container-ip'],
+    'container-port': argv['container-port'], 'use-listen-fd': argv['use-listen-fd'], v: argv.v, version: argv.version,
+    'data-path': argv['data-path'], 'log-file': argv['log-file'], 'log-level': argv['log-level'],
+    'udp-idle-timeout': argv['udp-idle-timeout'], 'udp-max-flows': argv['udp-max-flows'], 'metrics-addr': argv['metrics-addr'],
+    'metrics-dir': argv['metrics-dir'], 'metrics-interval': argv['metrics-interval'],
+  };
 }
 
-type Typed = ReturnType<typeof typeWithYargs>;
+/** Every option, typed, with its default. */
+export interface Typed {
+  readonly proto: string;
+  readonly 'host-ip': string;
+  readonly 'host-port': number;
+  readonly 'container-ip': string;
+  readonly 'container-port': number;
+  readonly 'use-listen-fd': boolean;
+  readonly v: boolean;
+  readonly version: boolean;
+  readonly 'data-path': string;
+  readonly 'log-file': string | undefined;
+  readonly 'log-level': string;
+  readonly 'udp-idle-timeout': number | undefined;
+  readonly 'udp-max-flows': number;
+  readonly 'metrics-addr': Endpoint | undefined;
+  readonly 'metrics-dir': string | undefined;
+  readonly 'metrics-interval': number | undefined;
+}
+
+const ENGINE_FLAG_NAMES = new Set(DOCKER_FLAGS.map((flag) => flag.name));
+const isEngineFlag = (name: string): boolean => ENGINE_FLAG_NAMES.has(name);
+
+/** Types docker-proxy's own flags without yargs; extras keep their defaults. */
+export function typeEngineFlags(values: ReadonlyMap<string, string>): Typed {
+  const text = (name: string, fallback: string): string => values.get(name) ?? fallback;
+  const flag = (name: string): boolean => values.get(name) === 'true';
+  return {
+    proto: text('proto', 'tcp'),
+    'host-ip': text('host-ip', '0.0.0.0'),
+    'host-port': toInt(text('host-port', '-1')),
+    'container-ip': text('container-ip', '0.0.0.0'),
+    'container-port': toInt(text('container-port', '-1')),
+    'use-listen-fd': flag('use-listen-fd'),
+    v: flag('v'),
+    version: flag('version'),
+    'data-path': 'auto',
+    'log-file': undefined,
+    'log-level': 'info',
+    'udp-idle-timeout': UDP_CONNTRACK_TIMEOUT_MS,
+    'udp-max-flows': UDP_MAX_FLOWS_DEFAULT,
+    'metrics-addr': undefined,
+    'metrics-dir': undefined,
+    'metrics-interval': METRICS_INTERVAL_MS_DEFAULT,
+  };
+}
 
 function endpoint(ipText: string, port: number): Endpoint {
   // Go's nil IP (an empty -host-ip) counts as IPv6, and binds or dials the unspecified address.
@@ -167,6 +226,7 @@ function buildConfig(typed: Typed): ProxyConfig {
     logFile: typed['log-file'],
     udpIdleTimeoutMs: typed['udp-idle-timeout'] ?? UDP_CONNTRACK_TIMEOUT_MS,
     udpMaxFlows: typed['udp-max-flows'],
+    dataPath: DATA_PATHS.find((path) => path === typed['data-path']) ?? 'auto',
     metricsAddr: typed['metrics-addr'],
     metricsDir: typed['metrics-dir'],
     metricsIntervalMs: typed['metrics-interval'] ?? METRICS_INTERVAL_MS_DEFAULT,

@@ -24,6 +24,10 @@ export interface Mapping {
   readonly useListenFd: boolean;
 }
 
+/** How TCP bytes move: splice(2) in the kernel, the JS stream relay, or splice when available. */
+export type DataPathPreference = 'auto' | 'splice' | 'stream';
+export const DATA_PATHS: readonly DataPathPreference[] = ['auto', 'splice', 'stream'];
+
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -35,6 +39,7 @@ export interface ProxyConfig {
   readonly logFile: string | undefined;
   readonly udpIdleTimeoutMs: number;
   readonly udpMaxFlows: number;
+  readonly dataPath: DataPathPreference;
   /** Serve GET /metrics and /healthz here; off when undefined. */
   readonly metricsAddr: Endpoint | undefined;
   /** Write <proto>_<host-ip>_<host-port>.prom here every metricsIntervalMs; off when undefined. */

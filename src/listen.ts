@@ -42,16 +42,16 @@ export async function openTcpListener(frontend: Endpoint, useListenFd: boolean, 
     keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_INITIAL_DELAY_MS,
   }, onConnection);
   if (useListenFd) assertListenFdIsSocket();
-  const options = useListenFd
-    ? { fd: LISTEN_FD, backlog: somaxconn() }
-    : { host: frontend.host, port: frontend.port, ipv6Only: frontend.family === 6, backlog: somaxconn(), exclusive: true };
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options, () => {
+      const ready = (): void => {
         server.off('error', reject);
         resolve();
-      });
+      };
+      // With {fd}, Node takes the backlog only from the second argument, not from the options.
+      if (useListenFd) server.listen({ fd: LISTEN_FD }, somaxconn(), ready);
+      else server.listen({ host: frontend.host, port: frontend.port, ipv6Only: frontend.family === 6, backlog: somaxconn(), exclusive: true }, ready);
     });
   } catch (error) {
     server.close();

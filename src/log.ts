@@ -1,9 +1,24 @@
 // Logging: pino JSON lines on stderr, written synchronously (no thread pool, no unbounded buffer in
-// bursts; node-notes §6), optionally also appended to a file. The only file importing pino.
-import pino from 'pino';
+// bursts; node-notes §6), optionally also appended to a file. The only file importing pino, and
+// only when a log line can reach someone: dockerd gives the proxy /dev/null as stderr, and then,
+// without a log file, pino is never loaded (it costs start-up time and memory in every proxy).
+import { fstatSync, statSync } from 'node:fs';
 import type { LogLevel } from './config.js';
 
-export type Logger = pino.Logger;
+type LogFn = {
+  (fields: Record<string, unknown>, message: string): void;
+  (message: string): void;
+};
+
+/** The logging calls this program makes; a pino logger is one. */
+export interface Logger {
+  readonly trace: LogFn;
+  readonly debug: LogFn;
+  readonly info: LogFn;
+  readonly warn: LogFn;
+  readonly error: LogFn;
+  readonly fatal: LogFn;
+}
 
 export interface LogOptions {
   readonly level: LogLevel;
@@ -13,16 +28,36 @@ export interface LogOptions {
   readonly base: Readonly<Record<string, string | number>>;
 }
 
-/** createLogger builds the process logger; throws if the log file cannot be opened. */
-export function createLogger(options: LogOptions): Logger {
-  const stderr = pino.destination({ dest: 2, sync: true });
-  const settings = { level: options.level, base: { pid: process.pid, ...options.base } };
-  if (options.file === undefined) return pino(settings, stderr);
-  const file = pino.destination({ dest: options.file, sync: true, append: true, mkdir: false });
-  return pino(settings, pino.multistream([{ level: 'trace', stream: stderr }, { level: 'trace', stream: file }]));
+const discard: LogFn = () => undefined;
+
+/** A logger that drops everything. */
+export function silentLogger(): Logger {
+  return { trace: discard, debug: discard, info: discard, warn: discard, error: discard, fatal: discard };
 }
 
-/** A logger that drops everything, for tests and for code paths before the real one exists. */
-export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+/** True when fd 2 is /dev/null, as dockerd sets it up. */
+function stderrIsDevNull(): boolean {
+  try {
+    const stderr = fstatSync(2);
+    const devNull = statSync('/dev/null');
+    return stderr.isCharacterDevice() && stderr.rdev === devNull.rdev;
+  } catch {
+    return false;
+  }
+}
+
+/** createLogger builds the process logger; rejects if the log file cannot be opened. */
+export async function createLogger(options: LogOptions): Promise<Logger> {
+  if (options.level === 'silent' || (options.file === undefined && stderrIsDevNull())) return silentLogger();
+  const { default: pino } = await import('pino');
+  const stderr = pino.destination({ dest: 2, sync: true });
+  const settings = { level: options.level, base: { pid: process.pid, ...options.base } };
+  const file = options.file === undefined ? undefined : pino.destination({ dest: options.file, sync: true, append: true, mkdir: false });
+  const logger = file === undefined
+    ? pino(settings, stderr)
+    : pino(settings, pino.multistream([{ level: 'trace', stream: stderr }, { level: 'trace', stream: file }]));
+  return {
+    trace: logger.trace.bind(logger), debug: logger.debug.bind(logger), info: logger.info.bind(logger),
+    warn: logger.warn.bind(logger), error: logger.error.bind(logger), fatal: logger.fatal.bind(logger),
+  };
 }

@@ -3,12 +3,13 @@
 import { writeSync } from 'node:fs';
 import { parseCommandLine } from './cli.js';
 import { describeMapping, type ProxyConfig } from './config.js';
+import { chooseDataPath, type DataPath } from './data-path.js';
 import { ProxyError, describeError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import type { MetricsHandle } from './metrics-setup.js';
 import { createProxy, type Proxy } from './proxy.js';
+import type { StartRelay } from './relay.js';
 import { openStatusPipe, type StatusPipe } from './status-pipe.js';
-import { startStreamRelay } from './stream-relay.js';
 import { versionLine } from './version.js';
 
 /** Writes to stdout/stderr synchronously, so that nothing is lost when we exit right after. */
@@ -48,23 +49,37 @@ function handleSignals(running: Running): void {
 async function run(config: ProxyConfig, status: StatusPipe): Promise<void> {
   const running: Running = {};
   handleSignals(running);
-  const dataPath = config.mapping.proto === 'tcp' ? 'stream' : 'datagram';
   const mapping = describeMapping(config.mapping);
+  const tcp = config.mapping.proto === 'tcp';
   let log: Logger;
   try {
-    log = createLogger({ level: config.logLevel, file: config.logFile, base: { mapping } });
+    log = await createLogger({ level: config.logLevel, file: config.logFile, base: { mapping } });
     running.log = log;
   } catch (error) {
     fail(status, `cannot open log file ${config.logFile ?? ''}: ${describeError(error)}`);
   }
+  // Loading the splice addon (dlopen) is the costliest step of start-up: with 'auto' it happens
+  // after "0\n" (or at the first connection, if one comes sooner). Asking for splice explicitly
+  // makes an unloadable addon a start-up error instead.
+  let dataPath: DataPath | undefined;
+  if (tcp && config.dataPath !== 'auto') {
+    try {
+      dataPath = chooseDataPath(config.dataPath);
+    } catch (error) {
+      fail(status, describeError(error));
+    }
+  }
+  const currentPath = (): DataPath => (dataPath ??= chooseDataPath(config.dataPath));
+  const startRelay: StartRelay = (client, backend) => currentPath().startRelay(client, backend);
+  const dataPathName = (): string => (tcp ? currentPath().name : 'datagram');
   try {
     // Loaded only when asked for: a proxy without metrics never evaluates prom-client.
     const metrics = config.metricsAddr !== undefined || config.metricsDir !== undefined
-      ? (await import('./metrics-setup.js')).setupMetrics(config, dataPath, log, config.mapping)
+      ? (await import('./metrics-setup.js')).setupMetrics(config, dataPathName, log, config.mapping)
       : undefined;
     running.metrics = metrics;
     const observer = metrics?.observerFor(config.mapping);
-    const proxy = await createProxy(config, { log, startRelay: startStreamRelay, observer });
+    const proxy = await createProxy(config, { log, startRelay, observer });
     running.proxy = proxy;
     if (metrics !== undefined) {
       const { mappingLabels } = await import('./metrics-setup.js');
@@ -84,14 +99,15 @@ async function run(config: ProxyConfig, status: StatusPipe): Promise<void> {
     ready.fatal({ err: error.stack ?? describeError(error) }, `internal error: ${describeError(error)}`);
     process.exit(1);
   });
-  log.info({ dataPath, listenFd: config.mapping.useListenFd }, `proxy running: ${mapping}`);
+  const fallbackReason = tcp ? currentPath().fallbackReason : undefined;
+  log.info({ dataPath: dataPathName(), fallbackReason, listenFd: config.mapping.useListenFd }, `proxy running: ${mapping}`);
 }
 
-function main(): void {
+async function main(): Promise<void> {
   // First, before anything else opens descriptors that could be mistaken for the status pipe.
   const status = openStatusPipe();
   const argv0 = process.argv[1] ?? 'docker-proxy';
-  const result = parseCommandLine(process.argv.slice(2), process.env, argv0);
+  const result = await parseCommandLine(process.argv.slice(2), process.env, argv0);
   switch (result.action) {
     case 'help':
       print(2, result.usage);
@@ -105,8 +121,11 @@ function main(): void {
     case 'fail':
       fail(status, result.error.message);
     case 'run':
-      void run(result.config, status).catch((error: unknown) => fail(status, `failed to start proxy: ${describeError(error)}`));
+      await run(result.config, status);
   }
 }
 
-main();
+main().catch((error: unknown) => {
+  print(2, `docker-proxy: ${describeError(error)}\n`);
+  process.exit(1);
+});

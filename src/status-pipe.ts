@@ -1,6 +1,6 @@
 // The startup handshake with dockerd on fd 3: "0\n" when ready, "1\n<message>" on failure, each in
 // ONE write (dockerd reads the status with a single 2-byte read), then the fd is closed.
-import { closeSync, readdirSync, readlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, readdirSync, readlinkSync, writeSync } from 'node:fs';
 
 const STATUS_FD = 3;
 
@@ -13,8 +13,8 @@ export interface StatusPipe {
 /**
  * openStatusPipe decides, before anything else opens descriptors, whether fd 3 is the engine's
  * status pipe. Run by hand, fd 3 is absent and Node itself has put an epoll fd or one end of an
- * internal pipe there: writing to those would corrupt Node, so fd 3 counts only if it is a pipe or
- * socket whose other end is NOT also open in this process.
+ * internal pipe there: writing to those would corrupt Node, so fd 3 counts only if it is a pipe
+ * (anonymous or named) or a socket whose other end is NOT also open in this process.
  */
 export function openStatusPipe(): StatusPipe {
   let usable = isInheritedPipe(STATUS_FD);
@@ -38,11 +38,12 @@ export function openStatusPipe(): StatusPipe {
 function isInheritedPipe(fd: number): boolean {
   let target: string;
   try {
+    const stat = fstatSync(fd);
+    if (!stat.isFIFO() && !stat.isSocket()) return false;
     target = readlinkSync(`/proc/self/fd/${fd}`);
   } catch {
     return false;
   }
-  if (!target.startsWith('pipe:') && !target.startsWith('socket:')) return false;
   try {
     return !readdirSync('/proc/self/fd').some((name) => {
       if (name === String(fd)) return false;
