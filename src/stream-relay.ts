@@ -1,45 +1,85 @@
-// The pure-JS data path: stream pipes both ways (allowHalfOpen keeps half-closes intact), used
-// where the splice addon is unavailable. Byte counts come from the sockets, not from each chunk.
+// The pure-JS data path: stream pipes both ways (allowHalfOpen keeps half-closes intact). Used
+// where the splice addon is unavailable, and for any connection it cannot take. Byte counts come
+// from the sockets, never from each chunk.
 import type { Socket } from 'node:net';
-import type { Relay, RelayStats, StartRelay } from './relay.js';
+import type { RelayStats, StartRelay } from './relay.js';
 
-/** Ends `socket` (FIN after queued bytes) and destroys it once that is done. */
+/** Ends `socket` (a FIN after its queued bytes), then destroys it once those are written. */
 function endThenDestroy(socket: Socket): void {
   if (socket.destroyed) return;
-  if (socket.writableLength === 0) {
-    socket.end();
+  if (socket.writableFinished) {
     socket.destroy();
-  } else {
-    socket.end(() => socket.destroy());
+    return;
   }
+  socket.once('finish', destroyOnFinish);
+  socket.end();
 }
 
-/** startStreamRelay pipes client ⇄ backend until both directions end. */
-export const startStreamRelay: StartRelay = (client: Socket, backend: Socket): Relay => {
-  const stats = (): RelayStats => ({ hostToContainer: client.bytesRead, containerToHost: backend.bytesRead });
-  let resolveDone: (totals: RelayStats) => void = () => undefined;
+function destroyOnFinish(this: Socket): void {
+  this.destroy();
+}
+
+// Errors are traffic events here (resets, EPIPE); they end the socket, and 'close' follows. The
+// listener also keeps an unhandled EPIPE from crashing the process.
+function ignoreError(): void {}
+
+/** startStreamRelay pipes client ⇄ backend until both directions have ended. */
+export const startStreamRelay: StartRelay = (client, backend) => {
+  const stats = (): RelayStats => ({
+    // net.Socket keeps bytesRead after destroy(), so the totals stay exact.
+    hostToContainer: client.bytesRead,
+    containerToHost: backend.bytesRead,
+  });
+  let resolveDone: (totals: RelayStats) => void = () => {};
   const done = new Promise<RelayStats>((resolve) => {
     resolveDone = resolve;
   });
-  let open = 2;
-  const onClose = (other: Socket) => (): void => {
-    // A side that closed for good (error, reset, or both directions ended) ends the other.
-    endThenDestroy(other);
-    open -= 1;
-    if (open === 0) resolveDone(stats());
+  // Counted from our own 'close' listeners: socket.closed turns true before the fd is closed.
+  let clientClosed = client.destroyed;
+  let backendClosed = backend.destroyed;
+
+  const settle = (): void => {
+    if (!clientClosed || !backendClosed) return;
+    for (const socket of [client, backend]) {
+      socket.off('error', ignoreError);
+      socket.off('finish', destroyOnFinish);
+      socket.unpipe();
+    }
+    client.off('close', onClientClose);
+    backend.off('close', onBackendClose);
+    resolveDone(stats());
   };
-  // Errors only matter through 'close'; without a listener an EPIPE would crash the process.
-  const ignore = (): void => undefined;
-  client.on('error', ignore);
-  backend.on('error', ignore);
-  client.once('close', onClose(backend));
-  backend.once('close', onClose(client));
+  // A side that is gone for good (error, reset, or both of its directions ended) ends the other.
+  const onClientClose = (): void => {
+    clientClosed = true;
+    endThenDestroy(backend);
+    settle();
+  };
+  const onBackendClose = (): void => {
+    backendClosed = true;
+    endThenDestroy(client);
+    settle();
+  };
+
+  client.on('error', ignoreError);
+  backend.on('error', ignoreError);
+  client.once('close', onClientClose);
+  backend.once('close', onBackendClose);
+  // pipe() passes each FIN on as end() and applies backpressure; it also resumes both sockets.
   client.pipe(backend);
   backend.pipe(client);
+  if (clientClosed || backendClosed) {
+    // Handed a socket that was already destroyed: its 'close' may never come again.
+    queueMicrotask(() => {
+      if (clientClosed) onClientClose();
+      if (backendClosed) onBackendClose();
+    });
+  }
+
   return {
     done,
     stats,
-    destroy: () => {
+    destroy(): void {
       client.destroy();
       backend.destroy();
     },

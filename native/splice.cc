@@ -1,0 +1,474 @@
+// Zero-copy relay between two connected TCP sockets: splice(2) through one kernel pipe per
+// direction, driven by libuv polls on Node's own event loop. Design and measurements:
+// shared/docs/node-notes.md §1.3. JS API (all failures are returned, never thrown):
+//   start(clientFd, backendFd, onDone) -> SpliceRelay | { errno, syscall, message }
+//   onDone(errno, syscall, hostToContainer, containerToHost)   errno 0: clean end
+//   SpliceRelay#stats() -> [hostToContainer, containerToHost];  SpliceRelay#abort()
+//   configure(pipeSize, poolSize) -> info();  info() -> { live, pooled, pipeSize, poolSize, ... }
+#include <napi.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cmath>
+#include <cstdint>
+
+#include "pipe-pool.h"
+
+namespace splice_relay {
+namespace {
+
+constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+// Fill-and-drain rounds per wake-up and direction: bounds how long one busy connection holds the
+// event loop (at most this many pipe-fulls) before other handles get their turn.
+constexpr int kRoundsPerWakeup = 8;
+constexpr size_t kDefaultPoolSize = 16;
+
+class RelayHandle;
+
+// The live relays of one Node environment (the main thread or a worker), plus its pipe pool.
+struct Shared {
+  PipePool pool;
+  size_t pipe_max_size = 0;
+  size_t live = 0;
+};
+
+// One direction: reads sockets[i], writes sockets[1 - i], through its own pipe.
+struct Direction {
+  Pipe pipe;
+  size_t pending = 0;   // bytes in the pipe: spliced in, not yet spliced out
+  uint64_t bytes = 0;   // bytes read from the source socket
+  bool reading = true;  // the source has not reached EOF or failed
+  bool done = false;    // the destination was shut for writing, or it failed
+};
+
+struct Relay {
+  napi_env env = nullptr;
+  Shared* shared = nullptr;  // null once the environment is being torn down
+  RelayHandle* handle = nullptr;
+  napi_ref handle_ref = nullptr;  // keeps the JS object (and so `handle`) alive while running
+  napi_ref callback = nullptr;
+  napi_async_context async_context = nullptr;
+  napi_async_cleanup_hook_handle cleanup_hook = nullptr;
+  uv_poll_t polls[2];
+  int sockets[2] = {-1, -1};  // our dup()s: 0 = client, 1 = backend
+  int masks[2] = {0, 0};      // what each poll is armed for
+  int polls_open = 0;
+  Direction dirs[2];  // 0: client -> backend (hostToContainer), 1: backend -> client
+  int error = 0;
+  const char* syscall = nullptr;
+  bool finishing = false;
+  bool notify = false;  // call onDone once the polls have closed
+};
+
+class RelayHandle : public Napi::ObjectWrap<RelayHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "SpliceRelay",
+                       {InstanceMethod<&RelayHandle::Stats>("stats"),
+                        InstanceMethod<&RelayHandle::Abort>("abort")});
+  }
+  explicit RelayHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RelayHandle>(info) {}
+  ~RelayHandle() override;
+  void Attach(Relay* relay) { relay_ = relay; }
+  // From here on stats() answers from the final counts; the relay memory may go away.
+  void Detach() {
+    if (relay_ == nullptr) return;
+    final_[0] = relay_->dirs[0].bytes;
+    final_[1] = relay_->dirs[1].bytes;
+    relay_->handle = nullptr;
+    relay_ = nullptr;
+  }
+
+ private:
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Abort(const Napi::CallbackInfo& info);
+  Relay* relay_ = nullptr;
+  uint64_t final_[2] = {0, 0};
+};
+
+void OnPoll(uv_poll_t* poll, int status, int events);
+void OnClosed(uv_handle_t* handle);
+
+void SetError(Relay* r, int error, const char* syscall) {
+  if (r->error != 0) return;
+  r->error = error;
+  r->syscall = syscall;
+}
+
+// Socket `side` is gone (reset, EPIPE...): nothing more is read from it or written to it. Bytes
+// already read from it still reach the other side, which is then shut for writing, as the stream
+// relay does with end().
+void SocketFailed(Relay* r, int side, int error, const char* syscall) {
+  SetError(r, error, syscall);
+  r->dirs[side].reading = false;
+  Direction& towards = r->dirs[1 - side];
+  towards.reading = false;
+  towards.done = true;
+}
+
+void Finish(Relay* r) {
+  if (r->finishing) return;
+  r->finishing = true;
+  for (uv_poll_t& poll : r->polls) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll), OnClosed);
+  }
+}
+
+// Moves bytes for direction `d` until a side would block, the source ends, or the wake-up budget is
+// spent. The pipe is always drained before it is refilled, so EAGAIN from the source splice means
+// "socket empty" and never "pipe full": the classic splice ambiguity cannot arise.
+void Pump(Relay* r, int d) {
+  Direction& dir = r->dirs[d];
+  const int source = r->sockets[d];
+  const int destination = r->sockets[1 - d];
+  for (int round = 0; round < kRoundsPerWakeup && !dir.done; ++round) {
+    while (dir.pending > 0) {
+      ssize_t n = splice(dir.pipe.read_fd, nullptr, destination, nullptr, dir.pending, kSpliceFlags);
+      if (n > 0) {
+        dir.pending -= static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && errno == EAGAIN) {
+        return;  // destination full: Settle() waits for it to become writable
+      } else {
+        SocketFailed(r, 1 - d, n < 0 ? errno : EIO, "splice");
+        return;
+      }
+    }
+    if (!dir.reading) return;
+    ssize_t n;
+    do {
+      n = splice(source, nullptr, dir.pipe.write_fd, nullptr, dir.pipe.capacity, kSpliceFlags);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+      dir.pending = static_cast<size_t>(n);
+      dir.bytes += static_cast<uint64_t>(n);
+    } else if (n == 0) {
+      dir.reading = false;  // FIN from the source
+      return;
+    } else {
+      if (errno != EAGAIN) SocketFailed(r, d, errno, "splice");
+      return;
+    }
+  }
+}
+
+// Passes finished directions on as shutdown(SHUT_WR), then either finishes the relay or arms each
+// poll for exactly what its socket is waited on for: READABLE while its outbound pipe is empty,
+// WRITABLE while its inbound pipe holds bytes. Never READABLE over a non-empty pipe: a level-
+// triggered poll would then spin on data that cannot be moved.
+void Settle(Relay* r) {
+  if (r->finishing) return;
+  bool changed = true;
+  while (changed) {  // a failed shutdown can end the other direction too
+    changed = false;
+    for (int d = 0; d < 2; ++d) {
+      Direction& dir = r->dirs[d];
+      if (dir.done || dir.reading || dir.pending > 0) continue;
+      dir.done = true;
+      changed = true;
+      if (shutdown(r->sockets[1 - d], SHUT_WR) != 0 && errno != ENOTCONN) {
+        SocketFailed(r, 1 - d, errno, "shutdown");
+      }
+    }
+  }
+  if (r->dirs[0].done && r->dirs[1].done) return Finish(r);
+  for (int side = 0; side < 2; ++side) {
+    const Direction& out = r->dirs[side];
+    const Direction& in = r->dirs[1 - side];
+    int mask = 0;
+    if (!out.done && out.reading && out.pending == 0) mask |= UV_READABLE;
+    if (!in.done && in.pending > 0) mask |= UV_WRITABLE;
+    if (mask == r->masks[side]) continue;
+    int rc = mask != 0 ? uv_poll_start(&r->polls[side], mask, OnPoll) : uv_poll_stop(&r->polls[side]);
+    if (rc != 0) {
+      SetError(r, -rc, "uv_poll_start");
+      return Finish(r);
+    }
+    r->masks[side] = mask;
+  }
+  if (r->masks[0] == 0 && r->masks[1] == 0) {  // unreachable by the invariants above; never hang
+    SetError(r, EIO, "splice_relay");
+    Finish(r);
+  }
+}
+
+void OnPoll(uv_poll_t* poll, int status, int events) {
+  Relay* r = static_cast<Relay*>(poll->data);
+  const int side = poll == &r->polls[0] ? 0 : 1;
+  if (status < 0) {
+    // libuv reports EPOLLERR as UV_EBADF and stops the poll; the socket knows the real cause.
+    r->masks[side] = 0;
+    int error = 0;
+    socklen_t length = sizeof(error);
+    if (getsockopt(r->sockets[side], SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error == 0) {
+      error = -status;
+    }
+    SocketFailed(r, side, error, "poll");
+  } else {
+    if (events & UV_READABLE) Pump(r, side);
+    if (events & UV_WRITABLE) Pump(r, 1 - side);
+  }
+  Settle(r);
+}
+
+void ReleaseResources(Relay* r) {
+  for (int& fd : r->sockets) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+  for (Direction& dir : r->dirs) {
+    if (r->shared != nullptr && dir.pending == 0) {
+      r->shared->pool.Release(&dir.pipe);
+    } else {
+      ClosePipe(&dir.pipe);
+    }
+  }
+}
+
+void CallOnDone(Relay* r) {
+  napi_env env = r->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (r->handle != nullptr) r->handle->Detach();
+  napi_value callback, receiver, result, argv[4];
+  napi_get_reference_value(env, r->callback, &callback);
+  napi_get_global(env, &receiver);  // napi_make_callback needs an object, not undefined
+  napi_create_int32(env, r->error, &argv[0]);
+  if (r->syscall != nullptr) {
+    napi_create_string_utf8(env, r->syscall, NAPI_AUTO_LENGTH, &argv[1]);
+  } else {
+    napi_get_null(env, &argv[1]);
+  }
+  napi_create_double(env, static_cast<double>(r->dirs[0].bytes), &argv[2]);
+  napi_create_double(env, static_cast<double>(r->dirs[1].bytes), &argv[3]);
+  if (callback != nullptr) {
+    napi_make_callback(env, r->async_context, receiver, callback, 4, argv, &result);
+  }
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    // We run below the event loop, not inside a JS call: hand it to 'uncaughtException'.
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+void ReleaseJsState(Relay* r) {
+  if (r->handle != nullptr) r->handle->Detach();
+  if (r->async_context != nullptr) napi_async_destroy(r->env, r->async_context);
+  if (r->callback != nullptr) napi_delete_reference(r->env, r->callback);
+  if (r->handle_ref != nullptr) napi_delete_reference(r->env, r->handle_ref);
+  r->async_context = nullptr;
+  r->callback = r->handle_ref = nullptr;
+}
+
+// Both polls are closed, so libuv holds no reference to this relay: now the descriptors may close.
+void OnClosed(uv_handle_t* handle) {
+  Relay* r = static_cast<Relay*>(handle->data);
+  if (--r->polls_open > 0) return;
+  ReleaseResources(r);
+  if (r->notify) CallOnDone(r);
+  if (r->notify || r->cleanup_hook != nullptr) ReleaseJsState(r);
+  if (r->shared != nullptr && r->notify) r->shared->live--;
+  if (r->cleanup_hook != nullptr) napi_remove_async_cleanup_hook(r->cleanup_hook);
+  delete r;
+}
+
+// The environment is exiting (worker termination): drop JS state now, while the env is still
+// usable, and close the polls so that libuv's loop can close. No callback is made.
+void OnEnvironmentTeardown(napi_async_cleanup_hook_handle, void* data) {
+  Relay* r = static_cast<Relay*>(data);
+  ReleaseJsState(r);
+  if (r->shared != nullptr && r->notify) r->shared->live--;
+  r->shared = nullptr;  // the pool goes away with the environment
+  r->notify = false;
+  Finish(r);
+}
+
+RelayHandle::~RelayHandle() {
+  if (relay_ != nullptr) relay_->handle = nullptr;
+}
+
+Napi::Value RelayHandle::Stats(const Napi::CallbackInfo& info) {
+  Napi::Array counts = Napi::Array::New(info.Env(), 2);
+  const bool live = relay_ != nullptr;
+  counts.Set(0u, static_cast<double>(live ? relay_->dirs[0].bytes : final_[0]));
+  counts.Set(1u, static_cast<double>(live ? relay_->dirs[1].bytes : final_[1]));
+  return counts;
+}
+
+Napi::Value RelayHandle::Abort(const Napi::CallbackInfo& info) {
+  if (relay_ != nullptr && !relay_->finishing) {
+    SetError(relay_, ECANCELED, "abort");
+    Finish(relay_);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Failure(Napi::Env env, int error, const char* syscall, const char* message) {
+  Napi::Object failure = Napi::Object::New(env);
+  failure.Set("errno", error);
+  failure.Set("syscall", syscall);
+  failure.Set("message", message);
+  return failure;
+}
+
+// Frees a relay that never started: synchronously if no poll was initialised, else via OnClosed.
+void Discard(Relay* r) {
+  r->notify = false;
+  if (r->polls_open > 0) {
+    r->finishing = true;
+    for (int i = 0; i < r->polls_open; ++i) {  // polls are initialised in order: close only those
+      uv_close(reinterpret_cast<uv_handle_t*>(&r->polls[i]), OnClosed);
+    }
+    return;
+  }
+  ReleaseResources(r);
+  delete r;
+}
+
+bool IsFd(const Napi::Value& value) {
+  if (!value.IsNumber()) return false;
+  double number = value.As<Napi::Number>().DoubleValue();
+  return std::isfinite(number) && number >= 0 && number <= INT_MAX && std::floor(number) == number;
+}
+
+// Only TCP: a Unix socketpair (as in a child's stdio) is a stream socket too, and not ours to relay.
+bool IsTcpSocket(int fd) {
+  struct stat st;
+  int protocol = 0;
+  socklen_t length = sizeof(protocol);
+  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+         getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &length) == 0 && protocol == IPPROTO_TCP;
+}
+
+class Addon : public Napi::Addon<Addon> {
+ public:
+  Addon(Napi::Env env, Napi::Object exports) {
+    relay_class_ = Napi::Persistent(RelayHandle::Define(env));
+    shared_.pipe_max_size = ReadPipeMaxSize();
+    shared_.pool.Configure(shared_.pipe_max_size < (1u << 20) ? shared_.pipe_max_size : 1u << 20,
+                           kDefaultPoolSize);
+    DefineAddon(exports, {InstanceMethod<&Addon::Start>("start"),
+                          InstanceMethod<&Addon::Configure>("configure"),
+                          InstanceMethod<&Addon::Info>("info")});
+  }
+
+ private:
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Configure(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Launch(Napi::Env env, Relay* r, const Napi::Function& on_done);
+
+  Napi::FunctionReference relay_class_;
+  Shared shared_;
+};
+
+Napi::Value Addon::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !IsFd(info[0]) || !IsFd(info[1]) || !info[2].IsFunction()) {
+    return Failure(env, EINVAL, "start", "expected (clientFd, backendFd, onDone)");
+  }
+  const int fds[2] = {info[0].As<Napi::Number>().Int32Value(),
+                      info[1].As<Napi::Number>().Int32Value()};
+  if (fds[0] == fds[1] || !IsTcpSocket(fds[0]) || !IsTcpSocket(fds[1])) {
+    return Failure(env, ENOTSOCK, "start", "both fds must be distinct TCP sockets");
+  }
+  Relay* r = new Relay();
+  r->env = env;
+  r->shared = &shared_;
+  // Poll duplicates, never the fds libuv watches for the JS sockets: libuv allows one watcher per
+  // fd number, and each dup gets its own epoll registration.
+  for (int i = 0; i < 2; ++i) {
+    r->sockets[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+    if (r->sockets[i] < 0) {
+      int error = errno;
+      Discard(r);
+      return Failure(env, error, "fcntl", "cannot duplicate the socket");
+    }
+  }
+  for (Direction& dir : r->dirs) {
+    if (int error = shared_.pool.Acquire(&dir.pipe)) {
+      Discard(r);
+      return Failure(env, error, "pipe2", "cannot create a pipe");
+    }
+  }
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  for (int i = 0; i < 2; ++i) {
+    int rc = loop != nullptr ? uv_poll_init(loop, &r->polls[i], r->sockets[i]) : UV_EINVAL;
+    if (rc == 0) {
+      r->polls[i].data = r;
+      r->polls_open++;
+      rc = uv_poll_start(&r->polls[i], UV_READABLE, OnPoll);
+      r->masks[i] = UV_READABLE;
+    }
+    if (rc != 0) {
+      Discard(r);
+      return Failure(env, -rc, "uv_poll_init", "cannot poll the socket");
+    }
+  }
+  return Launch(env, r, info[2].As<Napi::Function>());
+}
+
+// Creates the JS side of a started relay. From here on it ends only through Finish().
+Napi::Value Addon::Launch(Napi::Env env, Relay* r, const Napi::Function& on_done) {
+  Napi::Object object = relay_class_.New({});
+  napi_value name = nullptr;
+  if (env.IsExceptionPending() || object.IsEmpty() ||
+      napi_create_string_utf8(env, "SpliceRelay", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, object, name, &r->async_context) != napi_ok ||
+      napi_create_reference(env, object, 1, &r->handle_ref) != napi_ok ||
+      napi_create_reference(env, on_done, 1, &r->callback) != napi_ok) {
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+    ReleaseJsState(r);
+    Discard(r);
+    return Failure(env, ENOMEM, "start", "cannot create the relay object");
+  }
+  r->handle = RelayHandle::Unwrap(object);
+  r->handle->Attach(r);
+  r->notify = true;
+  shared_.live++;
+  if (napi_add_async_cleanup_hook(env, OnEnvironmentTeardown, r, &r->cleanup_hook) != napi_ok) {
+    r->cleanup_hook = nullptr;  // only worker teardown is affected
+  }
+  return object;
+}
+
+Napi::Value Addon::Configure(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !IsFd(info[0]) || !IsFd(info[1])) {
+    return Failure(env, EINVAL, "configure", "expected (pipeSize, poolSize) as integers");
+  }
+  size_t size = static_cast<size_t>(info[0].As<Napi::Number>().DoubleValue());
+  size_t pool = static_cast<size_t>(info[1].As<Napi::Number>().DoubleValue());
+  if (size < kMinPipeSize) size = kMinPipeSize;
+  if (size > shared_.pipe_max_size) size = shared_.pipe_max_size;
+  shared_.pool.Configure(size, pool < kMaxPoolSize ? pool : kMaxPoolSize);
+  return Info(info);
+}
+
+Napi::Value Addon::Info(const Napi::CallbackInfo& info) {
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("live", static_cast<double>(shared_.live));
+  out.Set("pooled", static_cast<double>(shared_.pool.idle()));
+  out.Set("pipeSize", static_cast<double>(shared_.pool.pipe_size()));
+  out.Set("poolSize", static_cast<double>(shared_.pool.max_idle()));
+  out.Set("pipeMaxSize", static_cast<double>(shared_.pipe_max_size));
+  return out;
+}
+
+}  // namespace
+}  // namespace splice_relay
+
+using SpliceAddon = splice_relay::Addon;
+NODE_API_ADDON(SpliceAddon)

@@ -1,0 +1,158 @@
+// The splice(2) relay against the shared Relay contract, plus what only the addon does: argument
+// checks at the native boundary, the per-connection fallback, and worker teardown.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { closeSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { StartRelay } from '../../src/relay.ts';
+import {
+  configureSplice, spliceAvailable, spliceFallbacks, spliceInfo, startSpliceRelay,
+} from '../../src/splice.ts';
+import { withTimeout } from '../helpers/timeout.ts';
+import { LIGHT, Rig, describeRelayContract, fdUsage } from './relay-contract.ts';
+
+const STEP_MS = 10_000;
+const ADDON_PATH = fileURLToPath(new URL('../../build/Release/splice.node', import.meta.url));
+const pooledFds = (): number => 2 * (spliceInfo()?.pooled ?? 0);
+
+describe('splice addon', () => {
+  it('is available on Linux once built', () => {
+    assert.deepEqual(spliceAvailable(), { ok: true });
+  });
+
+  it('moves bytes without the JS sockets ever reading', async () => {
+    const rig = await Rig.open(startSpliceRelay, (s) => s.pipe(s));
+    try {
+      const fallbacks = spliceFallbacks().count;
+      const { socket, leg } = await rig.connect();
+      socket.end('zero-copy');
+      await withTimeout(leg.relay.done, STEP_MS, 'done');
+      assert.deepEqual(leg.relay.stats(), { hostToContainer: 9, containerToHost: 9 });
+      assert.equal(leg.client.bytesRead, 0);
+      assert.equal(leg.backend.bytesRead, 0);
+      assert.equal(spliceFallbacks().count, fallbacks);
+      assert.equal(spliceInfo()?.live, 0);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('returns errors for bad arguments instead of throwing', () => {
+    const addon: unknown = createRequire(import.meta.url)(ADDON_PATH);
+    assert.ok(typeof addon === 'object' && addon !== null);
+    const call = (name: string, ...args: unknown[]): unknown => {
+      const method: unknown = Reflect.get(addon, name);
+      assert.equal(typeof method, 'function');
+      return typeof method === 'function' ? Reflect.apply(method, addon, args) : undefined;
+    };
+    const onDone = (): void => assert.fail('onDone must not run for a relay that never started');
+    const badStarts: unknown[][] = [
+      [], [1], [1, 2], [-1, 2, onDone], [1.5, 2, onDone], ['1', 2, onDone], [1, 2, 'cb'],
+      [Number.NaN, 2, onDone], [2 ** 31, 2, onDone], [0, 0, onDone],
+      [0, 1, onDone], // under node --test these are a Unix socketpair: stream sockets, but not TCP
+    ];
+    for (const args of badStarts) {
+      const result = call('start', ...args);
+      assert.ok(typeof result === 'object' && result !== null, `start(${args.map(String).join(', ')})`);
+      assert.equal(typeof Reflect.get(result, 'errno'), 'number');
+      assert.equal(typeof Reflect.get(result, 'message'), 'string');
+    }
+    const badConfigure = call('configure', 'big', {});
+    assert.ok(typeof badConfigure === 'object' && badConfigure !== null);
+    assert.equal(Reflect.get(badConfigure, 'errno'), 22);
+  });
+
+  it('clamps the pipe size to /proc/sys/fs/pipe-max-size', () => {
+    const info = configureSplice({ pipeSizeBytes: 2 ** 30, poolSize: 16 });
+    assert.ok(info !== undefined);
+    assert.equal(info.pipeSizeBytes, info.pipeMaxSizeBytes);
+    const restored = configureSplice({ pipeSizeBytes: 1 << 20, poolSize: 16 });
+    assert.equal(restored?.poolSize, 16);
+  });
+
+  for (const [syscall, free] of [['pipe2', 2], ['fcntl', 0]] as const) {
+    it(`falls back to the stream relay for a connection that hits EMFILE in ${syscall}`, async () => {
+      configureSplice({ pipeSizeBytes: 1 << 20, poolSize: 0 }); // no pooled pipe to fall back on
+      const starved: StartRelay = (client, backend) => {
+        const fillers: number[] = [];
+        try {
+          for (;;) fillers.push(openSync('/dev/null', 'r'));
+        } catch {
+          // EMFILE: every descriptor is taken
+        }
+        for (const fd of fillers.splice(0, free)) closeSync(fd);
+        try {
+          return startSpliceRelay(client, backend);
+        } finally {
+          for (const fd of fillers) closeSync(fd);
+        }
+      };
+      const rig = await Rig.open(starved, (s) => s.pipe(s));
+      try {
+        const before = fdUsage();
+        const fallbacks = spliceFallbacks().count;
+        const { socket, leg } = await rig.connect();
+        assert.deepEqual(spliceFallbacks(), { count: fallbacks + 1, lastReason: `${syscall}: EMFILE` });
+        const reply = new Promise<string>((resolve) => {
+          let text = '';
+          socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          socket.on('end', () => resolve(text));
+        });
+        socket.end('still served');
+        assert.equal(await withTimeout(reply, STEP_MS, 'echo through the fallback'), 'still served');
+        assert.deepEqual(await withTimeout(leg.relay.done, STEP_MS, 'done'), { hostToContainer: 12, containerToHost: 12 });
+        assert.ok(leg.client.bytesRead > 0, 'the stream relay carried it');
+        if (!socket.closed) await withTimeout(once(socket, 'close'), STEP_MS, 'client close');
+        assert.ok(fdUsage().pipes <= before.pipes, 'no pipe left behind by the failed start');
+      } finally {
+        await rig.close();
+        configureSplice({ pipeSizeBytes: 1 << 20, poolSize: 16 });
+      }
+    });
+  }
+
+  it('releases everything when a worker running relays is terminated', { skip: LIGHT }, async () => {
+    const before = fdUsage();
+    // Plain JS in the worker: it loads the addon itself and keeps a relay busy, then is killed.
+    const worker = new Worker(`
+      const net = require('node:net');
+      const { parentPort } = require('node:worker_threads');
+      const addon = require(${JSON.stringify(ADDON_PATH)});
+      const target = net.createServer({ allowHalfOpen: true }, (s) => {
+        const block = Buffer.alloc(65536, 1);
+        const pump = () => { while (s.write(block)); };
+        s.on('drain', pump); s.on('error', () => {}); pump();
+      }).listen(0, '127.0.0.1', () => {
+        const proxy = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => {
+          const backend = net.connect({ port: target.address().port, host: '127.0.0.1', allowHalfOpen: true });
+          backend.pause();
+          backend.once('connect', () => {
+            const relay = addon.start(client._handle.fd, backend._handle.fd, () => {});
+            parentPort.postMessage(typeof relay.stats === 'function' ? 'spliced' : 'failed');
+          });
+        }).listen(0, '127.0.0.1', () => {
+          const c = net.connect({ port: proxy.address().port, host: '127.0.0.1' });
+          c.on('error', () => {});
+          let seen = 0;
+          c.on('data', (d) => { seen += d.length; if (seen > 1 << 20 && seen - d.length <= 1 << 20) parentPort.postMessage('flowing'); });
+        });
+      });
+    `, { eval: true });
+    const messages: unknown[] = [];
+    worker.on('message', (m: unknown) => messages.push(m));
+    const flowing = new Promise<void>((resolve) => worker.on('message', (m: unknown) => m === 'flowing' && resolve()));
+    await withTimeout(flowing, STEP_MS, 'relay in the worker flowing');
+    assert.deepEqual(messages.slice(0, 1), ['spliced']);
+    const exited = once(worker, 'exit');
+    await worker.terminate();
+    await withTimeout(exited, STEP_MS, 'worker exit');
+    const after = fdUsage();
+    assert.equal(after.pipes, before.pipes, 'pipes closed with the worker');
+    assert.equal(after.fds, before.fds, 'descriptors closed with the worker');
+  });
+});
+
+describeRelayContract({ name: 'splice relay', start: startSpliceRelay, idleFds: pooledFds });
