@@ -14,7 +14,10 @@ export interface Exposition {
 
 const MAX_HEADER_BYTES = 8 * 1024;
 const REQUEST_TIMEOUT_MS = 5_000;
-const MAX_CONNECTIONS = 32;
+/** Enough for every scraper; a flood beyond it is refused rather than allowed to use up descriptors. */
+const MAX_CONNECTIONS = 256;
+/** How often Node enforces the header and request timeouts (its default of 30 s lets a trickle live 35 s). */
+const TIMEOUT_CHECK_MS = 1_000;
 
 function reply(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
@@ -46,18 +49,26 @@ function handle(exposition: Exposition, req: IncomingMessage, res: ServerRespons
   );
 }
 
+/** The status line for a request Node's parser rejected. */
+function clientErrorStatus(error: Error): string {
+  const code = errnoCode(error);
+  if (code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large';
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return '408 Request Timeout';
+  return '400 Bad Request';
+}
+
 /** Starts the endpoint on host:port; a bad address or a port in use is a ListenError. */
 export async function serveMetrics(host: string, port: number, exposition: Exposition): Promise<Server> {
   const server = createServer({
     maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS,
-    keepAliveTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS,
   }, (req, res) => handle(exposition, req, res));
   server.maxConnections = MAX_CONNECTIONS;
   server.maxRequestsPerSocket = 100;
   // Idle keep-alive sockets must not pile up either.
   server.setTimeout(REQUEST_TIMEOUT_MS, (socket) => socket.destroy());
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  server.on('clientError', (error, socket) => {
+    if (socket.writable) socket.end(`HTTP/1.1 ${clientErrorStatus(error)}\r\nConnection: close\r\n\r\n`);
     socket.destroy();
   });
   try {

@@ -31,7 +31,7 @@ export function mappingLabels(mapping: Mapping): MappingLabels {
 }
 
 /** Sets up metrics for this process; `single` puts the one mapping's labels on every series. */
-export function setupMetrics(config: ProxyConfig, dataPath: string, log: Logger, single: Mapping | undefined): MetricsHandle {
+export function setupMetrics(config: ProxyConfig, dataPath: () => string, log: Logger, single: Mapping | undefined): MetricsHandle {
   // node_exporter exports its own process_* series; ours would clash in textfile mode.
   const prefix = config.metricsDir !== undefined ? 'docker_proxy_' : '';
   const metrics = new Metrics({ version: VERSION, dataPath, defaultMetricsPrefix: prefix });

@@ -52,7 +52,8 @@ export interface ConnectionObserver {
 
 export interface MetricsOptions {
   readonly version: string;
-  readonly dataPath: string;
+  /** The TCP data path in use; read at scrape time because 'auto' settles after start-up. */
+  readonly dataPath: () => string;
   /** Prefix for prom-client's process/Node series (textfile mode must not clash with node_exporter's own). */
   readonly defaultMetricsPrefix: string;
 }
@@ -130,8 +131,13 @@ export class Metrics {
       }));
     counter('docker_proxy_udp_dropped_total', 'UDP datagrams dropped, by reason.', ['reason'], (set) =>
       eachUdp((labels, snap) => perCode(snap.dropped, 'reason', labels, set)));
-    const buildInfo = new Gauge({ name: 'docker_proxy_build_info', help: 'Version and TCP data path of this proxy; always 1.', labelNames: ['version', 'data_path'], registers });
-    buildInfo.set({ version: options.version, data_path: options.dataPath }, 1);
+    new Gauge({
+      name: 'docker_proxy_build_info', help: 'Version and TCP data path of this proxy; always 1.', labelNames: ['version', 'data_path'], registers,
+      collect() {
+        this.reset();
+        this.set({ version: options.version, data_path: options.dataPath() }, 1);
+      },
+    });
     this.#connectDuration = new Histogram({
       name: 'docker_proxy_backend_connect_duration_seconds', help: 'Time to connect to the container, per accepted connection.',
       labelNames: [...MAPPING_LABELS], registers, buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5],

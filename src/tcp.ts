@@ -103,9 +103,11 @@ export class TcpProxy implements Proxy {
     upstream.pause();
     this.#dialing.add(upstream);
     const ignore = (): void => undefined;
+    const closed = (): void => this.#options.observer?.connectionClosed((performance.now() - acceptedAt) / 1000);
     const abandon = (): void => {
       cleanUp();
       upstream.destroy();
+      closed();
     };
     const cleanUp = (): void => {
       this.#dialing.delete(upstream);
@@ -121,6 +123,7 @@ export class TcpProxy implements Proxy {
       this.#warn(`dial:${code}`, { code }, `Can't forward traffic to backend tcp/${target}: ${describeError(error)}`);
       upstream.destroy();
       client.destroy();
+      closed();
     };
     client.on('error', ignore);
     client.once('close', abandon);
