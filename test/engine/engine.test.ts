@@ -1,0 +1,199 @@
+// docker-proxy under a real dockerd (Debian's 20.10) on this machine: dockerd spawns the
+// binary under test as its --userland-proxy-path for `docker run -p 127.0.0.1:…`, and real
+// traffic goes through it to a container. Needs root; installs what it needs from Debian.
+// Run: node --import tsx --test test/engine/engine.test.ts  (DOCKER_PROXY_BIN picks the binary)
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { connectTcp, readToEnd, sha256 } from '../helpers/client.ts';
+import { closeSocket, listenTcp, portOf, reservePort } from '../helpers/net.ts';
+import { PROXY_BIN } from '../helpers/target.ts';
+import { pollUntil, withTimeout } from '../helpers/timeout.ts';
+import { Engine } from './engine.ts';
+import { ExitWatcher, isRunning } from './procs.ts';
+import { expectedFlags, mappingKey, proxyFlags, type ProxyArgs } from './proxy-argv.ts';
+import { HOST_IP, httpGet, udpExchange } from './traffic.ts';
+
+const IMAGE = 'dpe-test:latest';
+const WEB = 'dpe-web';
+const BLOB_BYTES = 10 << 20;
+/**
+ * The container: busybox httpd on 80 (an index page, a 10 MiB random blob and its sha256
+ * computed inside the container), a socat UDP echo on 5353, and on 9000 a socat sink that
+ * answers each connection with the sha256 of everything it read. /www/ready comes last.
+ */
+const WEB_SCRIPT = [
+  "trap 'exit 0' TERM INT",
+  'socat -T 5 -b 65536 UDP4-RECVFROM:5353,fork PIPE &',
+  'socat TCP4-LISTEN:9000,fork,reuseaddr SYSTEM:sha256sum &',
+  'echo hello from the engine suite > /www/index.html',
+  `dd if=/dev/urandom of=/www/blob bs=1048576 count=${BLOB_BYTES >> 20} 2>/dev/null`,
+  'sha256sum /www/blob > /www/blob.sha256',
+  'httpd -p 80 -h /www',
+  'touch /www/ready',
+  'wait',
+].join('\n');
+/** What dockerd logs when stopping a proxy goes wrong (v28+ words; 20.10 logs nothing). */
+const STOP_COMPLAINTS = [/failed to stop userland proxy/i, /userland proxy exited early/i, /exit status [1-9]/];
+
+let engineRef: Engine | undefined;
+let exitsRef: ExitWatcher | undefined;
+function engine(): Engine {
+  if (engineRef === undefined) throw new Error('the private dockerd did not start (see the before hook)');
+  return engineRef;
+}
+function exits(): ExitWatcher {
+  if (exitsRef === undefined) throw new Error('the exit watcher did not start (see the before hook)');
+  return exitsRef;
+}
+
+interface Ports { readonly http: number; readonly udp: number; readonly sink: number }
+let portsRef: Ports | undefined;
+function ports(): Ports {
+  if (portsRef === undefined) throw new Error('no host ports were chosen (see the before hook)');
+  return portsRef;
+}
+
+/** Waits until the container serves through every proxy (the proxies accept before it listens). */
+async function waitServing(ms = 30_000): Promise<void> {
+  await pollUntil(async () => (await httpGet(ports().http, '/ready').catch(() => undefined))?.status === 200,
+    ms, 'the container serving /ready through the proxy');
+  await pollUntil(async () => (await udpExchange(ports().udp, Buffer.from('ping'), 500).catch(() => undefined)) !== undefined,
+    ms, 'the container echoing UDP through the proxy');
+}
+
+/** The mappings dockerd should have spawned proxies for, one per published port. */
+async function expectedMappings(): Promise<ProxyArgs[]> {
+  const containerIp = await engine().mustDocker(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', WEB]);
+  // dockerd passes a bound socket on fd 4 (and says so in argv) from v28 on.
+  const version = await engine().mustDocker(['version', '-f', '{{.Server.Version}}']);
+  const useListenFd = Number(version.split('.')[0]) >= 28;
+  const mapping = (proto: string, hostPort: number, containerPort: number): ProxyArgs =>
+    ({ proto, hostIp: HOST_IP, hostPort, containerIp, containerPort, useListenFd });
+  return [mapping('tcp', ports().http, 80), mapping('udp', ports().udp, 5353), mapping('tcp', ports().sink, 9000)];
+}
+
+function assertProxiesMatch(expected: readonly ProxyArgs[]): string[] {
+  const spawned = engine().proxies().filter((p) => expected.some((e) => e.hostPort === p.args.hostPort));
+  assert.deepEqual(spawned.map((p) => mappingKey(p.args)).sort(), expected.map(mappingKey).sort(),
+    `dockerd's proxy children:\n${spawned.map((p) => p.argv.join(' ')).join('\n')}`);
+  for (const want of expected) {
+    const got = spawned.find((p) => p.args.hostPort === want.hostPort && p.args.proto === want.proto);
+    assert.ok(got, `no proxy for ${mappingKey(want)}`);
+    assert.deepEqual(proxyFlags(got.argv, engine().proxyPath), expectedFlags(want));
+  }
+  return spawned.map((p) => p.argv.join(' '));
+}
+
+describe(`docker-proxy ${PROXY_BIN} under a private dockerd`, { timeout: 900_000 }, () => {
+  before(async () => {
+    engineRef = await Engine.start(PROXY_BIN);
+    exitsRef = await ExitWatcher.start();
+    await engine().buildTestImage(IMAGE);
+    portsRef = {
+      http: await reservePort('tcp', HOST_IP), udp: await reservePort('udp', HOST_IP), sink: await reservePort('tcp', HOST_IP),
+    };
+    await engine().mustDocker(['run', '-d', '--name', WEB,
+      '-p', `${HOST_IP}:${ports().http}:80`, '-p', `${HOST_IP}:${ports().udp}:5353/udp`, '-p', `${HOST_IP}:${ports().sink}:9000`,
+      IMAGE, '/bin/sh', '-c', WEB_SCRIPT]);
+    await waitServing();
+  }, { timeout: 720_000 });
+
+  after(async () => {
+    await exitsRef?.stop();
+    await engineRef?.stop();
+  }, { timeout: 240_000 });
+
+  it('is spawned by dockerd once per published port, with dockerd\'s exact argv', async (t) => {
+    for (const argv of assertProxiesMatch(await expectedMappings())) t.diagnostic(argv);
+  });
+
+  it('carries two HTTP requests on two connections', async () => {
+    const index = await httpGet(ports().http, '/index.html');
+    assert.equal(index.status, 200);
+    assert.equal(index.body.toString(), 'hello from the engine suite\n');
+    const sum = await httpGet(ports().http, '/blob.sha256');
+    assert.equal(sum.status, 200);
+    assert.match(sum.body.toString(), /^[0-9a-f]{64} {2}\/www\/blob\n$/);
+  });
+
+  it('echoes UDP datagrams, replying from the published port', async () => {
+    for (const size of [1, 1400, 32_000]) {
+      const payload = randomBytes(size);
+      const reply = await udpExchange(ports().udp, payload);
+      assert.ok(reply.payload.equals(payload), `a ${size}-byte datagram came back changed`);
+      assert.equal(reply.fromPort, ports().udp);
+      assert.equal(reply.fromAddress, HOST_IP);
+    }
+  });
+
+  it('moves 10 MiB each way intact (sha256 taken inside the container)', async (t) => {
+    const started = Date.now();
+    const download = await httpGet(ports().http, '/blob', 60_000);
+    assert.equal(download.body.length, BLOB_BYTES);
+    const inContainer = (await httpGet(ports().http, '/blob.sha256')).body.toString().slice(0, 64);
+    assert.equal(sha256(download.body), inContainer, 'the downloaded blob differs from the one in the container');
+
+    const upload = randomBytes(BLOB_BYTES);
+    const sock = await connectTcp(HOST_IP, ports().sink);
+    const reply = readToEnd(sock);
+    sock.end(upload); // the FIN tells sha256sum in the container that the data is complete
+    const answer = (await withTimeout(reply, 60_000, 'sha256 from the container sink')).toString();
+    sock.destroy();
+    assert.equal(answer.slice(0, 64), createHash('sha256').update(upload).digest('hex'),
+      'the container received different bytes than were sent');
+    t.diagnostic(`2 x 10 MiB through the proxy in ${Date.now() - started} ms`);
+  });
+
+  it('fails `docker run` with the proxy\'s bind error when the host port is taken', async (t) => {
+    const holder = await listenTcp({ host: HOST_IP });
+    const port = portOf(holder);
+    try {
+      const result = await engine().docker(['run', '-d', '--name', 'dpe-conflict', '-p', `${HOST_IP}:${port}:80`,
+        IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www']);
+      assert.notEqual(result.code, 0, 'docker run succeeded although the host port was held');
+      // 20.10 says "Error starting userland proxy: <text>", v28+ "error starting userland proxy: <text>";
+      // the text comes from the proxy through the fd 3 handshake.
+      assert.match(result.stderr, /error starting userland proxy: .*address already in use/i);
+      t.diagnostic(result.stderr.split('\n').find((line) => /userland proxy/i.test(line)) ?? '');
+      assert.deepEqual(engine().proxies().filter((p) => p.args.hostPort === port), [],
+        'a proxy for the held port is still running');
+    } finally {
+      await closeSocket(holder);
+      await engine().docker(['rm', '-f', 'dpe-conflict']);
+    }
+  });
+
+  it('exits 0 on SIGINT when the container stops, and serves again after a restart', async (t) => {
+    const expected = await expectedMappings();
+    const running = engine().proxies().filter((p) => expected.some((e) => e.hostPort === p.args.hostPort));
+    assert.equal(running.length, expected.length);
+    const logFrom = engine().logSize();
+    await engine().mustDocker(['stop', '-t', '10', WEB]);
+    for (const proxy of running) {
+      const status = await exits().exitOf(proxy.pid, 20_000);
+      assert.deepEqual(status, { code: 0, signal: 0 }, `proxy ${proxy.argv.join(' ')} exited with ${JSON.stringify(status)}`);
+      assert.equal(isRunning(proxy.pid), false);
+    }
+    const stopLog = engine().logSince(logFrom);
+    for (const complaint of STOP_COMPLAINTS) assert.doesNotMatch(stopLog, complaint);
+
+    const started = Date.now();
+    await engine().mustDocker(['start', WEB]);
+    await waitServing();
+    t.diagnostic(`docker start to serving: ${Date.now() - started} ms`);
+    assertProxiesMatch(await expectedMappings());
+    assert.equal((await httpGet(ports().http, '/index.html')).status, 200);
+    const payload = randomBytes(512);
+    assert.ok((await udpExchange(ports().udp, payload)).payload.equals(payload));
+  });
+
+  // TODO(metrics): once the metrics issue lands, start the engine with the proxy's metrics
+  // setting in dockerd's environment (the proxy inherits it: Env is nil in StartProxy), find the
+  // spawned proxy's metrics address, scrape it after the traffic above and check the byte and
+  // connection counters against what this suite sent.
+  it('exposes metrics from a spawned proxy when dockerd\'s environment enables them',
+    { skip: 'metrics issue not landed' }, () => {
+      assert.fail('TODO: scrape a spawned proxy (see the comment above)');
+    });
+});
