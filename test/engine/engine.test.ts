@@ -4,10 +4,11 @@
 // Run: node --import tsx --test test/engine/engine.test.ts  (DOCKER_PROXY_BIN picks the binary)
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { connectTcp, readToEnd, sha256 } from '../helpers/client.ts';
 import { closeSocket, listenTcp, portOf, reservePort } from '../helpers/net.ts';
-import { PROXY_BIN } from '../helpers/target.ts';
+import { PROXY_BIN, has, needs } from '../helpers/target.ts';
 import { pollUntil, withTimeout } from '../helpers/timeout.ts';
 import { Engine } from './engine.ts';
 import { ExitWatcher, isRunning } from './procs.ts';
@@ -35,6 +36,19 @@ const WEB_SCRIPT = [
 ].join('\n');
 /** What dockerd logs when stopping a proxy goes wrong (v28+ words; 20.10 logs nothing). */
 const STOP_COMPLAINTS = [/failed to stop userland proxy/i, /userland proxy exited early/i, /exit status [1-9]/];
+
+/** Where the engine's proxies write their metrics: dockerd passes its environment on to them. */
+const METRICS_DIR = has('extensions') ? mkdtempSync('/tmp/dpe-metrics-') : undefined;
+
+/** One sample of a textfile, e.g. sample(text, 'docker_proxy_bytes_total', 'direction="host_to_container"'). */
+function sample(text: string, name: string, labelPart = ''): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labelPart));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+function metricsFile(proto: string, port: number): string {
+  return `${METRICS_DIR ?? ''}/${proto}_${HOST_IP}_${port}.prom`;
+}
 
 let engineRef: Engine | undefined;
 let exitsRef: ExitWatcher | undefined;
@@ -87,7 +101,17 @@ function assertProxiesMatch(expected: readonly ProxyArgs[]): string[] {
 
 describe(`docker-proxy ${PROXY_BIN} under a private dockerd`, { timeout: 900_000 }, () => {
   before(async () => {
-    engineRef = await Engine.start(PROXY_BIN);
+    if (METRICS_DIR !== undefined) {
+      // Only dockerd (and so its proxies) must see these, not the rest of this test process.
+      process.env['DOCKER_PROXY_METRICS_DIR'] = METRICS_DIR;
+      process.env['DOCKER_PROXY_METRICS_INTERVAL'] = '200ms';
+    }
+    try {
+      engineRef = await Engine.start(PROXY_BIN);
+    } finally {
+      delete process.env['DOCKER_PROXY_METRICS_DIR'];
+      delete process.env['DOCKER_PROXY_METRICS_INTERVAL'];
+    }
     exitsRef = await ExitWatcher.start();
     await engine().buildTestImage(IMAGE);
     portsRef = {
@@ -102,6 +126,7 @@ describe(`docker-proxy ${PROXY_BIN} under a private dockerd`, { timeout: 900_000
   after(async () => {
     await exitsRef?.stop();
     await engineRef?.stop();
+    if (METRICS_DIR !== undefined) rmSync(METRICS_DIR, { recursive: true, force: true });
   }, { timeout: 240_000 });
 
   it('is spawned by dockerd once per published port, with dockerd\'s exact argv', async (t) => {
@@ -164,6 +189,24 @@ describe(`docker-proxy ${PROXY_BIN} under a private dockerd`, { timeout: 900_000
     }
   });
 
+  it('exports metrics from the proxies dockerd spawned, through dockerd\'s environment', needs('extensions'), async () => {
+    // Runs after the traffic above: the 10 MiB upload went through the sink's proxy.
+    const sink = metricsFile('tcp', ports().sink);
+    await pollUntil(() => existsSync(sink) && (sample(readFileSync(sink, 'utf8'), 'docker_proxy_bytes_total', 'host_to_container') ?? 0) >= BLOB_BYTES,
+      10_000, `${sink} to count the 10 MiB upload`);
+    const text = readFileSync(sink, 'utf8');
+    const containerIp = await engine().mustDocker(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', WEB]);
+    assert.match(text, new RegExp(`docker_proxy_connections_total\\{proto="tcp",host_ip="${HOST_IP}",host_port="${ports().sink}",container_ip="${containerIp}",container_port="9000"\\} [1-9]`));
+    assert.equal(sample(text, 'docker_proxy_bytes_total', 'container_to_host') !== undefined, true);
+    assert.match(text, /docker_proxy_build_info\{version="[^"]+",data_path="(splice|stream)"/);
+    const http = readFileSync(metricsFile('tcp', ports().http), 'utf8');
+    assert.ok((sample(http, 'docker_proxy_connections_total') ?? 0) >= 4, 'the HTTP proxy counted the GETs of the tests above');
+    assert.ok((sample(http, 'docker_proxy_bytes_total', 'container_to_host') ?? 0) >= BLOB_BYTES, 'the 10 MiB download');
+    const udp = readFileSync(metricsFile('udp', ports().udp), 'utf8');
+    assert.ok((sample(udp, 'docker_proxy_udp_datagrams_total', 'host_to_container') ?? 0) >= 3, 'the UDP echoes above');
+    assert.ok((sample(udp, 'docker_proxy_udp_flows_total') ?? 0) >= 1);
+  });
+
   it('exits 0 on SIGINT when the container stops, and serves again after a restart', async (t) => {
     const expected = await expectedMappings();
     const running = engine().proxies().filter((p) => expected.some((e) => e.hostPort === p.args.hostPort));
@@ -174,6 +217,10 @@ describe(`docker-proxy ${PROXY_BIN} under a private dockerd`, { timeout: 900_000
       const status = await exits().exitOf(proxy.pid, 20_000);
       assert.deepEqual(status, { code: 0, signal: 0 }, `proxy ${proxy.argv.join(' ')} exited with ${JSON.stringify(status)}`);
       assert.equal(isRunning(proxy.pid), false);
+    }
+    if (METRICS_DIR !== undefined) {
+      for (const port of [ports().http, ports().sink]) assert.equal(existsSync(metricsFile('tcp', port)), false, 'a stopped proxy removes its metrics file');
+      assert.equal(existsSync(metricsFile('udp', ports().udp)), false, 'a stopped proxy removes its metrics file');
     }
     const stopLog = engine().logSince(logFrom);
     for (const complaint of STOP_COMPLAINTS) assert.doesNotMatch(stopLog, complaint);
@@ -188,12 +235,4 @@ describe(`docker-proxy ${PROXY_BIN} under a private dockerd`, { timeout: 900_000
     assert.ok((await udpExchange(ports().udp, payload)).payload.equals(payload));
   });
 
-  // TODO(metrics): once the metrics issue lands, start the engine with the proxy's metrics
-  // setting in dockerd's environment (the proxy inherits it: Env is nil in StartProxy), find the
-  // spawned proxy's metrics address, scrape it after the traffic above and check the byte and
-  // connection counters against what this suite sent.
-  it('exposes metrics from a spawned proxy when dockerd\'s environment enables them',
-    { skip: 'metrics issue not landed' }, () => {
-      assert.fail('TODO: scrape a spawned proxy (see the comment above)');
-    });
 });
