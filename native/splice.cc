@@ -27,7 +27,7 @@ namespace {
 constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 // Fill-and-drain rounds per wake-up and direction: bounds how long one busy connection holds the
 // event loop (at most this many pipe-fulls) before other handles get their turn.
-constexpr int kRoundsPerWakeup = 8;
+constexpr int kRoundsPerWakeup = 4;
 constexpr size_t kDefaultPoolSize = 16;
 
 class RelayHandle;
