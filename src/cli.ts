@@ -3,9 +3,10 @@
 // typed by yargs, validated here once. The only file importing yargs.
 import {
   DATA_PATHS, LOG_LEVELS, METRICS_INTERVAL_MS_DEFAULT, PROTOS, UDP_CONNTRACK_TIMEOUT_MS, UDP_MAX_FLOWS_DEFAULT, UDP_MAX_FLOWS_LIMIT,
-  parseDurationMs, parseHostPort, parseIp, type Endpoint, type LogLevel, type Proto, type ProxyConfig,
+  parseDurationMs, parseHostPort, parseIp, type Endpoint, type LogLevel, type Mapping, type Proto, type ProxyConfig,
 } from './config.js';
-import { ConfigError, ListenError, ProxyError, UnsupportedProtocolError } from './errors.js';
+import { ConfigError, ListenError, ProxyError, UnsupportedProtocolError, describeError } from './errors.js';
+import { assertDistinct, parsePublishSpec } from './mapping-spec.js';
 import { formatGoUsage, goQuote, parseGoFlags, parseGoInt, type GoFlag } from './go-flag.js';
 
 /** What main must do with a command line. */
@@ -52,11 +53,20 @@ const checkFlowLimit = (value: string): string | undefined => {
   return parsed >= 1n && parsed <= BigInt(UDP_MAX_FLOWS_LIMIT) ? undefined : `must be 1-${UDP_MAX_FLOWS_LIMIT}`;
 };
 const checkPath = (value: string): string | undefined => (value === '' ? 'must not be empty' : undefined);
+const checkSpec = (value: string): string | undefined => {
+  try {
+    parsePublishSpec(value);
+    return undefined;
+  } catch (error) {
+    return describeError(error);
+  }
+};
 const checkAddr = (value: string): string | undefined =>
   parseHostPort(value) !== undefined ? undefined : 'must be IP:PORT, for example 127.0.0.1:9323 or [::1]:9323';
 
 /** Options beyond docker-proxy's; each also has an environment variable named by envName(). */
 const EXTRA_FLAGS: readonly GoFlag[] = [
+  { name: 'config', typeName: 'string', usage: 'serve the mappings of this JSON file ({"mappings": [SPEC, ...]}); SIGHUP re-reads it', defaultText: '', check: checkPath },
   { name: 'data-path', typeName: 'string', usage: `how TCP bytes move: ${DATA_PATHS.join(', ')} (splice: zero-copy in the kernel; auto: splice when available)`, defaultText: ' (default "auto")', check: checkDataPath },
   { name: 'log-file', typeName: 'string', usage: 'also append JSON logs to this file (dockerd discards stderr)', defaultText: '', check: checkPath },
   { name: 'metrics-addr', typeName: 'string', usage: 'serve Prometheus metrics on GET /metrics (and GET /healthz) at IP:PORT; use loopback', defaultText: '', check: checkAddr },
@@ -66,6 +76,15 @@ const EXTRA_FLAGS: readonly GoFlag[] = [
   { name: 'udp-idle-timeout', typeName: 'string', usage: 'forget a UDP flow after this long without traffic either way', defaultText: ' (default "90s")', check: checkDuration },
   { name: 'udp-max-flows', typeName: 'int', usage: 'most UDP flows at once; the least recently used is evicted beyond it', defaultText: ` (default ${UDP_MAX_FLOWS_DEFAULT})`, check: checkFlowLimit },
 ];
+
+/** Many mappings in one process; repeatable, and without an environment variable. */
+const PUBLISH_FLAGS: readonly GoFlag[] = ['p', 'publish'].map((name) => ({
+  name, typeName: 'string', usage: 'serve a mapping: [HOST_IP:]HOST_PORT[-END]:CONTAINER_IP:CONTAINER_PORT[-END][/tcp|/udp] (repeatable)',
+  defaultText: '', check: checkSpec, repeatable: true,
+}));
+
+/** The flags that describe docker-proxy's one mapping; -p and --config replace them. */
+const MAPPING_FLAGS = ['proto', 'host-ip', 'host-port', 'container-ip', 'container-port', 'use-listen-fd'];
 
 /** The environment variable of an extra option: --udp-max-flows → DOCKER_PROXY_UDP_MAX_FLOWS. */
 export function envName(flagName: string): string {
@@ -77,18 +96,30 @@ export function usageText(argv0: string): string {
   const extras = EXTRA_FLAGS.map((flag) => ({ ...flag, usage: `${flag.usage} [$${envName(flag.name)}]` }));
   return `Usage of ${argv0}:\n${formatGoUsage(DOCKER_FLAGS)}\n`
     + `Options beyond docker-proxy's (each also read from the environment variable shown; a flag wins):\n`
-    + formatGoUsage(extras);
+    + formatGoUsage(extras)
+    + `\nMany mappings in one process (instead of -proto, -host-ip, -host-port, -container-ip, -container-port):\n`
+    + formatGoUsage(PUBLISH_FLAGS.filter((flag) => flag.name === 'publish'))
+    + '  -p SPEC\n    \tsame as -publish\n';
 }
 
 /** Parses docker-proxy's command line plus our environment variables into what main must do. */
 export async function parseCommandLine(args: readonly string[], env: Env, argv0: string): Promise<CliResult> {
-  const parsed = parseGoFlags(args, [...DOCKER_FLAGS, ...EXTRA_FLAGS]);
+  const parsed = parseGoFlags(args, [...DOCKER_FLAGS, ...EXTRA_FLAGS, ...PUBLISH_FLAGS]);
   if (parsed.kind === 'help') return { action: 'help', usage: usageText(argv0) };
   if (parsed.kind === 'error') return { action: 'usage-error', message: parsed.message, usage: usageText(argv0) };
   const values = new Map(parsed.values);
+  const singleMapping = MAPPING_FLAGS.some((name) => values.has(name));
+  const publish = [...(parsed.lists.get('p') ?? []), ...(parsed.lists.get('publish') ?? [])];
+  if (singleMapping && (publish.length > 0 || values.has('config'))) {
+    const message = '-publish/-p and -config replace -proto, -host-ip, -host-port, -container-ip, -container-port and -use-listen-fd; use one or the other';
+    return { action: 'usage-error', message, usage: usageText(argv0) };
+  }
   for (const flag of EXTRA_FLAGS) {
     const fromEnv = env[envName(flag.name)];
     if (values.has(flag.name) || fromEnv === undefined || fromEnv === '') continue;
+    // dockerd passes its environment to every proxy it spawns: a mappings file meant for a
+    // hand-run proxy must not turn those into something else.
+    if (flag.name === 'config' && singleMapping) continue;
     const reason = flag.check(fromEnv);
     if (reason !== undefined) {
       return { action: 'fail', error: new ConfigError(`invalid value ${goQuote(fromEnv)} for ${envName(flag.name)}: ${reason}`) };
@@ -98,7 +129,11 @@ export async function parseCommandLine(args: readonly string[], env: Env, argv0:
   // dockerd's own argv, with no extra option set, is typed directly: loading and running yargs
   // costs more start-up time than the rest of the proxy (bench/startup-memory.ts). Everything else
   // goes through yargs; test/unit/cli.test.ts checks that both give the same result.
-  const typed = [...values.keys()].every(isEngineFlag) ? typeEngineFlags(values) : await typeWithYargs(values);
+  values.delete('p');
+  values.delete('publish');
+  const typed = [...values.keys()].every(isEngineFlag) && publish.length === 0
+    ? typeEngineFlags(values)
+    : await typeWithYargs(values, publish);
   if (typed.v || typed.version) return { action: 'version' };
   try {
     return { action: 'run', config: buildConfig(typed) };
@@ -114,14 +149,15 @@ const toInt = (value: string): number => {
 };
 
 /** Turns the Go-validated `name → last value` map into typed options with yargs. */
-export async function typeWithYargs(values: ReadonlyMap<string, string>): Promise<Typed> {
+export async function typeWithYargs(values: ReadonlyMap<string, string>, publish: readonly string[] = []): Promise<Typed> {
   const { default: yargs } = await import('yargs');
-  const tokens = [...values].map(([name, value]) => `--${name}=${value}`);
+  const tokens = [...[...values].map(([name, value]) => `--${name}=${value}`), ...publish.map((spec) => `--publish=${spec}`)];
   const argv = yargs(tokens)
     .version(false).help(false).strict().exitProcess(false)
     .parserConfiguration({
       'short-option-groups': false, 'camel-case-expansion': false, 'dot-notation': false, 'parse-numbers': false,
-      'parse-positional-numbers': false, 'boolean-negation': false, 'duplicate-arguments-array': false,
+      // Each flag arrives once (the Go layer kept the last value), except -publish: keep them all.
+      'parse-positional-numbers': false, 'boolean-negation': false, 'duplicate-arguments-array': true,
     })
     .fail((message: string, error: Error | undefined) => {
       throw error ?? new ConfigError(message);
@@ -136,6 +172,8 @@ export async function typeWithYargs(values: ReadonlyMap<string, string>): Promis
       v: { type: 'boolean', default: false },
       version: { type: 'boolean', default: false },
       'data-path': { type: 'string', default: 'auto' },
+      publish: { type: 'string', array: true, default: [] },
+      config: { type: 'string' },
       'log-file': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       'udp-idle-timeout': { type: 'string', default: `${UDP_CONNTRACK_TIMEOUT_MS}ms`, coerce: parseDurationMs },
@@ -148,7 +186,7 @@ export async function typeWithYargs(values: ReadonlyMap<string, string>): Promis
   return {
     proto: argv.proto, 'host-ip': argv['host-ip'], 'host-port': argv['host-port'], 'container-ip': argv['container-ip'],
     'container-port': argv['container-port'], 'use-listen-fd': argv['use-listen-fd'], v: argv.v, version: argv.version,
-    'data-path': argv['data-path'], 'log-file': argv['log-file'], 'log-level': argv['log-level'],
+    publish: argv.publish, config: argv.config, 'data-path': argv['data-path'], 'log-file': argv['log-file'], 'log-level': argv['log-level'],
     'udp-idle-timeout': argv['udp-idle-timeout'], 'udp-max-flows': argv['udp-max-flows'], 'metrics-addr': argv['metrics-addr'],
     'metrics-dir': argv['metrics-dir'], 'metrics-interval': argv['metrics-interval'],
   };
@@ -164,6 +202,8 @@ export interface Typed {
   readonly 'use-listen-fd': boolean;
   readonly v: boolean;
   readonly version: boolean;
+  readonly publish: readonly string[];
+  readonly config: string | undefined;
   readonly 'data-path': string;
   readonly 'log-file': string | undefined;
   readonly 'log-level': string;
@@ -190,6 +230,8 @@ export function typeEngineFlags(values: ReadonlyMap<string, string>): Typed {
     'use-listen-fd': flag('use-listen-fd'),
     v: flag('v'),
     version: flag('version'),
+    publish: [],
+    config: undefined,
     'data-path': 'auto',
     'log-file': undefined,
     'log-level': 'info',
@@ -208,7 +250,8 @@ function endpoint(ipText: string, port: number): Endpoint {
   return { host: ip.address, port, family: ip.family };
 }
 
-function buildConfig(typed: Typed): ProxyConfig {
+/** docker-proxy's one mapping, from its own flags. */
+function singleMapping(typed: Typed): Mapping {
   const proto = PROTOS.find((known) => known === typed.proto);
   if (proto === undefined) throw new UnsupportedProtocolError(typed.proto);
   const frontend = endpoint(typed['host-ip'], typed['host-port']);
@@ -220,8 +263,17 @@ function buildConfig(typed: Typed): ProxyConfig {
   if (!(backend.port >= 1 && backend.port <= 65535)) {
     throw new ConfigError(`invalid container port ${backend.port}: must be 1-65535`);
   }
+  return { proto: proto satisfies Proto, frontend, backend, useListenFd };
+}
+
+function buildConfig(typed: Typed): ProxyConfig {
+  const multi = typed.publish.length > 0 || typed.config !== undefined;
+  const mappings = multi ? typed.publish.flatMap(parsePublishSpec) : [singleMapping(typed)];
+  assertDistinct(mappings);
   return {
-    mapping: { proto: proto satisfies Proto, frontend, backend, useListenFd },
+    mode: multi ? 'multi' : 'single',
+    mappings,
+    configFile: typed.config,
     logLevel: LOG_LEVELS.find((level) => level === typed['log-level']) ?? ('info' satisfies LogLevel),
     logFile: typed['log-file'],
     udpIdleTimeoutMs: typed['udp-idle-timeout'] ?? UDP_CONNTRACK_TIMEOUT_MS,

@@ -33,7 +33,12 @@ export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn'
 
 /** Everything a running proxy needs, validated once at the edge (cli.ts) and trusted after. */
 export interface ProxyConfig {
-  readonly mapping: Mapping;
+  /** 'single': docker-proxy's own command line (dockerd's); 'multi': -p/--publish and --config. */
+  readonly mode: 'single' | 'multi';
+  /** The command line's mappings: exactly one in single mode. */
+  readonly mappings: readonly Mapping[];
+  /** Mappings file (multi mode), read at start-up and on SIGHUP. */
+  readonly configFile: string | undefined;
   readonly logLevel: LogLevel;
   /** Also append logs here: dockerd gives the proxy /dev/null as stdout and stderr. */
   readonly logFile: string | undefined;

@@ -13,10 +13,18 @@ export interface GoFlag {
   readonly defaultText: string;
   /** Returns the reason a value is rejected (Go's error text after the colon), or undefined. */
   readonly check: (value: string) => string | undefined;
+  /** Every occurrence counts (like -p), instead of Go's "the last one wins". */
+  readonly repeatable?: boolean;
 }
 
 export type GoFlagResult =
-  | { readonly kind: 'ok'; readonly values: ReadonlyMap<string, string> }
+  | {
+    readonly kind: 'ok';
+    /** The last value of each flag given. */
+    readonly values: ReadonlyMap<string, string>;
+    /** Every value of each repeatable flag, in order. */
+    readonly lists: ReadonlyMap<string, readonly string[]>;
+  }
   | { readonly kind: 'help' }
   | { readonly kind: 'error'; readonly message: string };
 
@@ -106,6 +114,7 @@ export function goQuote(text: string): string {
 export function parseGoFlags(args: readonly string[], flags: readonly GoFlag[]): GoFlagResult {
   const byName = new Map(flags.map((flag) => [flag.name, flag]));
   const values = new Map<string, string>();
+  const lists = new Map<string, string[]>();
   for (let index = 0; index < args.length; index++) {
     const arg = args[index] ?? '';
     if (arg.length < 2 || !arg.startsWith('-')) break;
@@ -141,8 +150,9 @@ export function parseGoFlags(args: readonly string[], flags: readonly GoFlag[]):
       return { kind: 'error', message: `invalid value ${goQuote(value)} for flag -${name}: ${reason}` };
     }
     values.set(name, value);
+    if (flag.repeatable === true) lists.set(name, [...(lists.get(name) ?? []), value]);
   }
-  return { kind: 'ok', values };
+  return { kind: 'ok', values, lists };
 }
 
 /** Go's PrintDefaults layout for a list of flags (sorted by name, as Go sorts them). */

@@ -61,3 +61,20 @@ export async function createLogger(options: LogOptions): Promise<Logger> {
     warn: logger.warn.bind(logger), error: logger.error.bind(logger), fatal: logger.fatal.bind(logger),
   };
 }
+
+/** A logger that adds `fields` to every line (for example the mapping, when one process has many). */
+export function withFields(log: Logger, fields: Readonly<Record<string, string>>): Logger {
+  const wrap = (fn: LogFn): LogFn => {
+    function wrapped(extra: Record<string, unknown>, message: string): void;
+    function wrapped(message: string): void;
+    function wrapped(first: Record<string, unknown> | string, message?: string): void {
+      if (typeof first === 'string') fn({ ...fields }, first);
+      else fn({ ...fields, ...first }, message ?? '');
+    }
+    return wrapped;
+  };
+  return {
+    trace: wrap(log.trace), debug: wrap(log.debug), info: wrap(log.info),
+    warn: wrap(log.warn), error: wrap(log.error), fatal: wrap(log.fatal),
+  };
+}

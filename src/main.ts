@@ -3,12 +3,9 @@
 import { writeSync } from 'node:fs';
 import { parseCommandLine } from './cli.js';
 import { describeMapping, type ProxyConfig } from './config.js';
-import { chooseDataPath, type DataPath } from './data-path.js';
 import { ProxyError, describeError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
-import type { MetricsHandle } from './metrics-setup.js';
-import { createProxy, type Proxy } from './proxy.js';
-import type { StartRelay } from './relay.js';
+import { startService, type Service } from './service.js';
 import { openStatusPipe, type StatusPipe } from './status-pipe.js';
 import { versionLine } from './version.js';
 
@@ -27,69 +24,63 @@ function fail(status: StatusPipe, message: string): never {
   process.exit(1);
 }
 
-/** What a stop must tear down; filled in as startup goes. */
+/** What a stop must tear down; filled in as start-up goes. */
 interface Running {
   log?: Logger;
-  proxy?: Proxy;
-  metrics?: MetricsHandle;
+  service?: Service;
 }
 
 /** Stops on SIGINT (dockerd's stop) and SIGTERM (its Pdeathsig) with status 0, as docker-proxy does. */
-function handleSignals(running: Running): void {
+function handleStopSignals(running: Running): void {
   const stop = (signal: NodeJS.Signals): void => {
     running.log?.info({ signal }, 'stopping');
-    running.metrics?.stop();
-    running.proxy?.close();
+    running.service?.stop();
     process.exit(0);
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }
 
+/** SIGHUP re-reads the mappings file (many-mappings mode); a bad file keeps the running set. */
+function handleReload(service: Service, log: Logger): void {
+  let reloading: Promise<void> = Promise.resolve();
+  process.on('SIGHUP', () => {
+    reloading = reloading.then(async () => {
+      try {
+        const result = await service.reload();
+        const level = result.failed.length > 0 ? 'error' : 'info';
+        log[level]({ ...result, mappings: service.mappings }, 'reloaded mappings');
+      } catch (error) {
+        log.error({ err: describeError(error) }, `reload failed, keeping the running mappings: ${describeError(error)}`);
+      }
+    });
+  });
+}
+
+function describeConfig(config: ProxyConfig): string {
+  const [first] = config.mappings;
+  if (config.mode === 'single' && first !== undefined) return describeMapping(first);
+  return `${config.mappings.length} mapping(s) from -p${config.configFile === undefined ? '' : ` and those of ${config.configFile}`}`;
+}
+
 async function run(config: ProxyConfig, status: StatusPipe): Promise<void> {
   const running: Running = {};
-  handleSignals(running);
-  const mapping = describeMapping(config.mapping);
-  const tcp = config.mapping.proto === 'tcp';
+  handleStopSignals(running);
+  const what = describeConfig(config);
   let log: Logger;
   try {
-    log = await createLogger({ level: config.logLevel, file: config.logFile, base: { mapping } });
+    log = await createLogger({ level: config.logLevel, file: config.logFile, base: config.mode === 'single' ? { mapping: what } : {} });
     running.log = log;
   } catch (error) {
     fail(status, `cannot open log file ${config.logFile ?? ''}: ${describeError(error)}`);
   }
-  // Loading the splice addon (dlopen) is the costliest step of start-up: with 'auto' it happens
-  // after "0\n" (or at the first connection, if one comes sooner). Asking for splice explicitly
-  // makes an unloadable addon a start-up error instead.
-  let dataPath: DataPath | undefined;
-  if (tcp && config.dataPath !== 'auto') {
-    try {
-      dataPath = chooseDataPath(config.dataPath);
-    } catch (error) {
-      fail(status, describeError(error));
-    }
-  }
-  const currentPath = (): DataPath => (dataPath ??= chooseDataPath(config.dataPath));
-  const startRelay: StartRelay = (client, backend) => currentPath().startRelay(client, backend);
-  const dataPathName = (): string => (tcp ? currentPath().name : 'datagram');
+  let service: Service;
   try {
-    // Loaded only when asked for: a proxy without metrics never evaluates prom-client.
-    const metrics = config.metricsAddr !== undefined || config.metricsDir !== undefined
-      ? (await import('./metrics-setup.js')).setupMetrics(config, dataPathName, log, config.mapping)
-      : undefined;
-    running.metrics = metrics;
-    const observer = metrics?.observerFor(config.mapping);
-    const proxy = await createProxy(config, { log, startRelay, observer });
-    running.proxy = proxy;
-    if (metrics !== undefined) {
-      const { mappingLabels } = await import('./metrics-setup.js');
-      await metrics.start([{ labels: mappingLabels(config.mapping), snapshot: () => proxy.snapshot() }]);
-    }
+    service = await startService(config, log);
+    running.service = service;
   } catch (error) {
     const message = error instanceof ProxyError ? error.message : `failed to start proxy: ${describeError(error)}`;
     log.error({ err: describeError(error) }, message);
-    running.metrics?.stop();
-    running.proxy?.close();
     fail(status, message);
   }
   status.reportReady();
@@ -99,8 +90,11 @@ async function run(config: ProxyConfig, status: StatusPipe): Promise<void> {
     ready.fatal({ err: error.stack ?? describeError(error) }, `internal error: ${describeError(error)}`);
     process.exit(1);
   });
-  const fallbackReason = tcp ? currentPath().fallbackReason : undefined;
-  log.info({ dataPath: dataPathName(), fallbackReason, listenFd: config.mapping.useListenFd }, `proxy running: ${mapping}`);
+  // In docker-proxy's own mode SIGHUP keeps Go's default: it ends the process.
+  if (config.mode === 'multi') handleReload(service, log);
+  // Settles --data-path auto now that "0\n" is out: loading the addon was the slowest start-up step.
+  const path = service.dataPath();
+  log.info({ dataPath: path.name, fallbackReason: path.fallbackReason, mappings: service.mappings }, `proxy running: ${what}`);
 }
 
 async function main(): Promise<void> {

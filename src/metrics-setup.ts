@@ -5,17 +5,17 @@ import type { Server } from 'node:http';
 import type { Mapping, ProxyConfig } from './config.js';
 import { ProxyError, describeError } from './errors.js';
 import type { Logger } from './log.js';
-import { Metrics, type ConnectionObserver, type MappingLabels, type MetricsSource } from './metrics.js';
+import { Metrics, type MappingLabels, type MetricsSource } from './metrics.js';
+import { mappingKey } from './mapping-spec.js';
+import type { MappingRegistry } from './supervisor.js';
 import { TextfileWriter } from './metrics-file.js';
 import { serveMetrics } from './metrics-http.js';
 import { VERSION } from './version.js';
 
 /** The running exporters; stop() is synchronous so that exit paths can call it. */
-export interface MetricsHandle {
-  /** The observer for one mapping's TCP connections (histograms). */
-  observerFor(mapping: Mapping): ConnectionObserver;
-  /** Starts publishing `sources`; a bad address, a port in use or an unwritable dir throws. */
-  start(sources: readonly MetricsSource[]): Promise<void>;
+export interface MetricsHandle extends MappingRegistry {
+  /** Starts publishing; a bad address, a port in use or an unwritable dir throws. */
+  start(): Promise<void>;
   stop(): void;
 }
 
@@ -39,10 +39,20 @@ export function setupMetrics(config: ProxyConfig, dataPath: () => string, log: L
   let server: Server | undefined;
   let writer: TextfileWriter | undefined;
   let serving = true;
+  const sources = new Map<string, MetricsSource>();
   return {
     observerFor: (mapping) => metrics.observerFor(mappingLabels(mapping)),
-    async start(sources) {
-      for (const source of sources) metrics.add(source);
+    add(mapping, snapshot) {
+      const source = { labels: mappingLabels(mapping), snapshot };
+      sources.set(mappingKey(mapping), source);
+      metrics.add(source);
+    },
+    remove(mapping) {
+      const source = sources.get(mappingKey(mapping));
+      if (source !== undefined) metrics.remove(source);
+      sources.delete(mappingKey(mapping));
+    },
+    async start() {
       if (config.metricsAddr !== undefined) {
         const { host, port } = config.metricsAddr;
         server = await serveMetrics(host, port, {

@@ -1,5 +1,5 @@
 // The Proxy seam and the one switch on the protocol: open the frontend socket, build the proxy.
-import { describeMapping, type ProxyConfig } from './config.js';
+import { describeMapping, type Mapping } from './config.js';
 import { openTcpListener, openUdpSocket } from './listen.js';
 import type { Logger } from './log.js';
 import type { TcpSnapshot, UdpSnapshot } from './metrics.js';
@@ -15,21 +15,27 @@ export interface Proxy {
   snapshot(): TcpSnapshot | UdpSnapshot;
 }
 
-/** What createProxy needs besides the configuration. */
+/** UDP settings shared by every mapping of the process. */
+export interface UdpSettings {
+  readonly udpIdleTimeoutMs: number;
+  readonly udpMaxFlows: number;
+}
+
+/** What createProxy needs besides the mapping. */
 export interface ProxyDeps {
   readonly log: Logger;
   readonly startRelay: StartRelay;
+  readonly udp: UdpSettings;
   readonly observer?: TcpObserver | undefined;
 }
 
-/** Opens the frontend socket (throws a ListenError) and returns the running proxy. */
-export async function createProxy(config: ProxyConfig, deps: ProxyDeps): Promise<Proxy> {
-  const { mapping } = config;
+/** Opens the frontend socket of one mapping (throws a ListenError) and returns its running proxy. */
+export async function createProxy(mapping: Mapping, deps: ProxyDeps): Promise<Proxy> {
   const log = deps.log;
   if (mapping.proto === 'udp') {
     const socket = await openUdpSocket(mapping.frontend, mapping.useListenFd);
     return new UdpProxy({
-      socket, backend: mapping.backend, idleTimeoutMs: config.udpIdleTimeoutMs, maxFlows: config.udpMaxFlows, log,
+      socket, backend: mapping.backend, idleTimeoutMs: deps.udp.udpIdleTimeoutMs, maxFlows: deps.udp.udpMaxFlows, log,
     });
   }
   const proxy = new TcpProxy({

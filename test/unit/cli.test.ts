@@ -14,7 +14,9 @@ async function config(args: readonly string[], env: Record<string, string> = {})
   const result = await parse(args, env);
   assert.equal(result.action, 'run', JSON.stringify(result));
   if (result.action !== 'run') throw new Error('unreachable');
-  return result.config;
+  const [mapping] = result.config.mappings;
+  if (mapping === undefined) throw new Error('no mapping');
+  return { ...result.config, mapping };
 }
 
 async function usageError(args: readonly string[]): Promise<string> {

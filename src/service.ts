@@ -1,0 +1,69 @@
+// Service assembles a running proxy process from its configuration: the data path, the
+// supervisor with every mapping, and the metrics. main.ts owns the process contract around it.
+import type { Mapping, ProxyConfig } from './config.js';
+import { chooseDataPath, type DataPath } from './data-path.js';
+import type { Logger } from './log.js';
+import { readConfigFile } from './mapping-spec.js';
+import type { MetricsHandle } from './metrics-setup.js';
+import type { StartRelay } from './relay.js';
+import { Supervisor, type ReloadResult } from './supervisor.js';
+
+/** A started service; stop() is synchronous so that signal handlers can call it before exiting. */
+export interface Service {
+  readonly mappings: number;
+  /** The TCP data path in use ('splice' or 'stream'); settles the 'auto' choice if still open. */
+  dataPath(): DataPath;
+  /** Re-reads the config file (multi mode); throws, keeping the running set, if it is bad. */
+  reload(): Promise<ReloadResult>;
+  stop(): void;
+}
+
+/** Holds what is started so far, so that a failed start-up can undo it. */
+interface Parts {
+  metrics?: MetricsHandle;
+  supervisor?: Supervisor;
+}
+
+/**
+ * Starts every mapping and the metrics; everything is bound before this resolves, or nothing is
+ * left bound and it throws. With --data-path auto, the splice addon is loaded later: at the first
+ * connection or when dataPath() is first asked (main asks right after reporting ready).
+ */
+export async function startService(config: ProxyConfig, log: Logger): Promise<Service> {
+  let path: DataPath | undefined = config.dataPath === 'auto' ? undefined : chooseDataPath(config.dataPath);
+  const dataPath = (): DataPath => (path ??= chooseDataPath(config.dataPath));
+  const startRelay: StartRelay = (client, backend) => dataPath().startRelay(client, backend);
+  const hasTcp = (): boolean => config.mappings.some((mapping) => mapping.proto === 'tcp') || config.configFile !== undefined;
+  const dataPathName = (): string => (hasTcp() ? dataPath().name : 'datagram');
+  const fileMappings = (): Mapping[] => (config.configFile === undefined ? [] : readConfigFile(config.configFile));
+  const parts: Parts = {};
+  try {
+    const single = config.mode === 'single' ? config.mappings[0] : undefined;
+    // Loaded only when asked for: a proxy without metrics never evaluates prom-client.
+    if (config.metricsAddr !== undefined || config.metricsDir !== undefined) {
+      parts.metrics = (await import('./metrics-setup.js')).setupMetrics(config, dataPathName, log, single);
+    }
+    const supervisor = new Supervisor({
+      log, startRelay, udp: config, metrics: parts.metrics, nameMappingsInErrors: config.mode === 'multi',
+    });
+    parts.supervisor = supervisor;
+    await supervisor.openAll([...config.mappings, ...fileMappings()]);
+    await parts.metrics?.start();
+    return {
+      get mappings() {
+        return supervisor.size;
+      },
+      dataPath,
+      reload: () => supervisor.reload([...config.mappings, ...fileMappings()]),
+      stop: () => stopParts(parts),
+    };
+  } catch (error) {
+    stopParts(parts);
+    throw error;
+  }
+}
+
+function stopParts(parts: Parts): void {
+  parts.metrics?.stop();
+  parts.supervisor?.closeAll();
+}
