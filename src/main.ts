@@ -93,8 +93,8 @@ async function run(config: ProxyConfig, status: StatusPipe): Promise<void> {
   // In docker-proxy's own mode SIGHUP keeps Go's default: it ends the process.
   if (config.mode === 'multi') handleReload(service, log);
   // Settles --data-path auto now that "0\n" is out: loading the addon was the slowest start-up step.
-  const path = service.dataPath();
-  log.info({ dataPath: path.name, fallbackReason: path.fallbackReason, mappings: service.mappings }, `proxy running: ${what}`);
+  const path = service.hasTcp ? service.dataPath() : undefined;
+  log.info({ dataPath: path?.name ?? 'datagram', fallbackReason: path?.fallbackReason, mappings: service.mappings }, `proxy running: ${what}`);
 }
 
 async function main(): Promise<void> {

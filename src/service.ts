@@ -11,6 +11,8 @@ import { Supervisor, type ReloadResult } from './supervisor.js';
 /** A started service; stop() is synchronous so that signal handlers can call it before exiting. */
 export interface Service {
   readonly mappings: number;
+  /** Whether any mapping (or the config file) can carry TCP: only then is there a data path to choose. */
+  readonly hasTcp: boolean;
   /** The TCP data path in use ('splice' or 'stream'); settles the 'auto' choice if still open. */
   dataPath(): DataPath;
   /** Re-reads the config file (multi mode); throws, keeping the running set, if it is bad. */
@@ -30,11 +32,12 @@ interface Parts {
  * connection or when dataPath() is first asked (main asks right after reporting ready).
  */
 export async function startService(config: ProxyConfig, log: Logger): Promise<Service> {
-  let path: DataPath | undefined = config.dataPath === 'auto' ? undefined : chooseDataPath(config.dataPath);
+  const hasTcp = config.mappings.some((mapping) => mapping.proto === 'tcp') || config.configFile !== undefined;
+  // An explicit choice is checked now (an unloadable addon is a start-up error); 'auto' waits.
+  let path: DataPath | undefined = config.dataPath !== 'auto' && hasTcp ? chooseDataPath(config.dataPath) : undefined;
   const dataPath = (): DataPath => (path ??= chooseDataPath(config.dataPath));
   const startRelay: StartRelay = (client, backend) => dataPath().startRelay(client, backend);
-  const hasTcp = (): boolean => config.mappings.some((mapping) => mapping.proto === 'tcp') || config.configFile !== undefined;
-  const dataPathName = (): string => (hasTcp() ? dataPath().name : 'datagram');
+  const dataPathName = (): string => (hasTcp ? dataPath().name : 'datagram');
   const fileMappings = (): Mapping[] => (config.configFile === undefined ? [] : readConfigFile(config.configFile));
   const parts: Parts = {};
   try {
@@ -53,6 +56,7 @@ export async function startService(config: ProxyConfig, log: Logger): Promise<Se
       get mappings() {
         return supervisor.size;
       },
+      hasTcp,
       dataPath,
       reload: () => supervisor.reload([...config.mappings, ...fileMappings()]),
       stop: () => stopParts(parts),

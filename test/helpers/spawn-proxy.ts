@@ -37,6 +37,8 @@ export interface SpawnOptions {
   readonly fd4?: number;
   /** Extra environment; DOCKER_PROXY_* variables of the test's own environment are dropped. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Another binary than PROXY_BIN (for example a copy of it elsewhere). */
+  readonly bin?: string;
 }
 
 /** A running (or finished) proxy process. */
@@ -60,7 +62,9 @@ const live = new Set<ChildProcess>();
 function childEnv(extra: Readonly<Record<string, string>> | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith('DOCKER_PROXY_')) env[key] = value;
+    // The data path is the one setting a whole run may pick (npm test runs the TCP files with
+    // each); every other DOCKER_PROXY_* of the test's environment is dropped.
+    if (!key.startsWith('DOCKER_PROXY_') || key === 'DOCKER_PROXY_DATA_PATH') env[key] = value;
   }
   return { ...env, ...extra };
 }
@@ -73,7 +77,8 @@ export function spawnProxy(args: readonly string[], opts: SpawnOptions = {}): Pr
   if (opts.fd4 !== undefined) stdio.push(opts.fd4);
   let child: ChildProcess;
   try {
-    child = spawn(PROXY_BIN, args, { argv0: PROXY_BIN, stdio, env: childEnv(opts.env) });
+    const bin = opts.bin ?? PROXY_BIN;
+    child = spawn(bin, args, { argv0: bin, stdio, env: childEnv(opts.env) });
   } finally {
     pipe?.closeWriteEnd(); // as dockerd does: only the child may hold the write end now
   }

@@ -1,0 +1,93 @@
+// --data-path: the TCP data path in use is the one asked for, and a missing addon is handled:
+// 'auto' falls back to the stream relay (and says why), 'splice' is a start-up error.
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { tcpRoundTrip } from '../helpers/client.ts';
+import { echo, startTcpBackend, type TcpBackend } from '../helpers/echo.ts';
+import { LOOPBACK, reservePort } from '../helpers/net.ts';
+import { awaitReady, dockerdArgs, killAll, runToExit, spawnProxy } from '../helpers/spawn-proxy.ts';
+import { PROXY_BIN, needs } from '../helpers/target.ts';
+import { STEP_MS, pollUntil } from '../helpers/timeout.ts';
+
+const V4 = LOOPBACK.v4;
+let dir = '';
+let backend: TcpBackend | undefined;
+
+/** The JSON line of the log that announces the running proxy. */
+async function runningLine(log: string): Promise<Record<string, unknown>> {
+  let line: unknown;
+  await pollUntil(() => {
+    line = readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('proxy running')).map((l): unknown => JSON.parse(l))[0];
+    return line !== undefined;
+  }, STEP_MS, 'the "proxy running" log line');
+  return typeof line === 'object' && line !== null ? Object.fromEntries(Object.entries(line)) : {};
+}
+
+/** dockerd's argv for a fresh mapping to the echo backend, and an environment with a log file. */
+async function mapping(dataPath: string) {
+  const log = join(dir, `${Math.random().toString(36).slice(2)}.log`);
+  const hostPort = await reservePort('tcp', V4);
+  const args = dockerdArgs({ proto: 'tcp', hostIp: V4, hostPort, containerIp: V4, containerPort: backend?.port ?? 1 });
+  return { log, hostPort, args, env: { DOCKER_PROXY_LOG_FILE: log, DOCKER_PROXY_DATA_PATH: dataPath } };
+}
+
+async function start(bin: string, dataPath: string) {
+  const found = await mapping(dataPath);
+  return { ...found, proc: spawnProxy(found.args, { env: found.env, bin }) };
+}
+
+describe('--data-path', needs('extensions'), () => {
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'dp-path-'));
+    backend = await startTcpBackend(V4, echo);
+  });
+  after(async () => {
+    await backend?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  afterEach(killAll);
+
+  for (const path of ['splice', 'stream']) {
+    it(`${path}: the proxy runs and forwards with that path`, async () => {
+      const { log, hostPort, proc } = await start(PROXY_BIN, path);
+      await awaitReady(proc);
+      assert.equal((await runningLine(log))['dataPath'], path);
+      assert.equal((await tcpRoundTrip(V4, hostPort, `over ${path}`)).toString(), `over ${path}`);
+    });
+  }
+
+  describe('without the addon next to the bundle', () => {
+    // A copy of the bundle in a folder with no build/Release/splice.node.
+    let bare = '';
+    before(() => {
+      mkdirSync(join(dir, 'bare', 'dist'), { recursive: true });
+      bare = join(dir, 'bare', 'dist', 'docker-proxy.cjs');
+      copyFileSync(PROXY_BIN, bare);
+    });
+
+    it('auto falls back to the stream relay, says why, and forwards', async () => {
+      const { log, hostPort, proc } = await start(bare, 'auto');
+      await awaitReady(proc);
+      const line = await runningLine(log);
+      assert.equal(line['dataPath'], 'stream');
+      assert.match(String(line['fallbackReason']), /splice addon not loadable/);
+      assert.equal((await tcpRoundTrip(V4, hostPort, 'fallback')).toString(), 'fallback');
+    });
+
+    it('splice is a start-up error on fd 3', async () => {
+      const { args, env } = await mapping('splice');
+      const result = await runToExit(args, { env, bin: bare });
+      assert.equal(result.exit.code, 1);
+      assert.match(result.fd3, /^1\ndata path splice is unavailable: splice addon not loadable/);
+    });
+  });
+
+  it('a bad value is a usage error', async () => {
+    const result = await runToExit(['--data-path', 'fast']);
+    assert.equal(result.exit.code, 2);
+    assert.match(result.stderr, /^invalid value "fast" for flag -data-path: must be one of auto, splice, stream/);
+  });
+});
