@@ -1,0 +1,66 @@
+// Runs one scenario: candidates alternate within each round, and the starting candidate
+// rotates from round to round, so slow drifts in background load hit every candidate alike.
+import type { Candidate } from './candidates.ts';
+import { progress } from './progress.ts';
+import { type RoundResult, type ScenarioOutcome, isSample } from './results.ts';
+import type { RunSettings, Scenario } from './scenario.ts';
+import { formatNumber, median } from './stats.ts';
+
+function describe(sample: RoundResult): string {
+  if (!isSample(sample)) return `FAILED: ${String(sample.error)}`;
+  return Object.entries(sample).map(([key, value]) => `${key}=${formatNumber(value)}`).join(' ');
+}
+
+function errorOf(error: unknown): { error: string } {
+  return { error: error instanceof Error ? error.message : String(error) };
+}
+
+function medians(rounds: readonly RoundResult[], keys: readonly string[]): Record<string, number> {
+  const result: Record<string, number> = {};
+  for (const key of keys) {
+    const value = median(rounds.filter(isSample).flatMap((sample) => (key in sample ? [sample[key] ?? Number.NaN] : [])));
+    if (value !== undefined) result[key] = value;
+  }
+  return result;
+}
+
+export async function runScenario(scenario: Scenario, candidates: readonly Candidate[], settings: RunSettings): Promise<ScenarioOutcome> {
+  const base = { name: scenario.name, title: scenario.title, description: scenario.description, metrics: scenario.metrics, candidates };
+  if (scenario.prepare === undefined) return { ...base, rounds: {}, medians: {}, placeholder: scenario.placeholder };
+  const rounds: Record<string, RoundResult[]> = Object.fromEntries(candidates.map((name) => [name, []]));
+  progress(`${scenario.name}: starting backends and ${candidates.join(', ')}`);
+  let session;
+  try {
+    session = await scenario.prepare(settings, candidates);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    progress(`${scenario.name}: FAILED to start: ${message}`);
+    return { ...base, rounds, medians: {}, error: message };
+  }
+  const total = settings.quick ? Math.min(settings.rounds, scenario.quickRounds ?? settings.rounds) : settings.rounds;
+  const record = (candidate: Candidate, round: number, result: RoundResult): void => {
+    if (!isSample(result)) settings.problem(candidate, `round ${round} measurement failed: ${result.error}`);
+    rounds[candidate]?.push(result);
+    progress(`${scenario.name} round ${round}/${total} ${candidate}: ${describe(result)}`);
+  };
+  try {
+    for (let round = 1; round <= total; round++) {
+      if (session.measureRound !== undefined) {
+        const samples = await session.measureRound(candidates, round).catch((error: unknown) => errorOf(error));
+        for (const candidate of candidates) {
+          record(candidate, round, samples instanceof Map ? samples.get(candidate) ?? { error: 'no sample' } : samples);
+        }
+        continue;
+      }
+      const order = candidates.map((_, i) => candidates[(i + round - 1) % candidates.length]).filter((name) => name !== undefined);
+      for (const candidate of order) {
+        if (session.measure === undefined) throw new Error(`${scenario.name} has neither measure nor measureRound`);
+        record(candidate, round, await session.measure(candidate, round).catch((error: unknown) => errorOf(error)));
+      }
+    }
+  } finally {
+    await session.finish();
+  }
+  const keys = scenario.metrics.map((metric) => metric.key);
+  return { ...base, rounds, medians: Object.fromEntries(candidates.map((name) => [name, medians(rounds[name] ?? [], keys)])) };
+}

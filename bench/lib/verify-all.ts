@@ -1,0 +1,41 @@
+// Runs the echo check through every candidate, TCP and UDP, before anything is timed.
+import { type Candidate, StartError, type Toolbox, loggedDataPath, startCandidate } from './candidates.ts';
+import { startTcpEcho, startUdpEcho } from './echo.ts';
+import { freePort } from './ports.ts';
+import { progress } from './progress.ts';
+import { verifyEcho } from './verify.ts';
+
+/**
+ * Throws, naming the candidate and protocol, at the first echo that does not come back intact.
+ * Returns the TCP data path each of our variants logged that it runs.
+ */
+export async function verifyAll(candidates: readonly Candidate[], tools: Toolbox): Promise<Record<string, string>> {
+  const dataPaths: Record<string, string> = {};
+  const backends = { tcp: await startTcpEcho(), udp: await startUdpEcho() };
+  try {
+    for (const candidate of candidates) {
+      // The bare listener is TCP-only by design.
+      const protos = candidate === 'bare' ? (['tcp'] as const) : (['tcp', 'udp'] as const);
+      for (const proto of protos) {
+        const mapping = { proto, hostPort: await freePort(), containerPort: backends[proto].port };
+        const proxy = await startCandidate(candidate, mapping, tools);
+        try {
+          // socat's UDP-LISTEN,fork hands every datagram queued before its fork to the first
+          // client's child, so concurrent new flows get mixed up (bench/README.md): one client.
+          await verifyEcho(proto, proxy.port, candidate === 'socat' ? 1 : 2);
+        } catch (error) {
+          throw new StartError(`CORRECTNESS FAILURE: ${candidate} ${proto} echo: ${error instanceof Error ? error.message : String(error)}`);
+        } finally {
+          await proxy.stop();
+        }
+        // Read after the stop: the start-up line is written after "0\n" and may sit in a buffer until exit.
+        if (proto === 'tcp' && candidate.startsWith('ours-')) dataPaths[candidate] = loggedDataPath(proxy) ?? 'not logged';
+        progress(`verify ${candidate} ${proto}: echo intact`);
+      }
+    }
+  } finally {
+    await backends.tcp.close();
+    await backends.udp.close();
+  }
+  return dataPaths;
+}

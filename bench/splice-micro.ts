@@ -1,0 +1,193 @@
+// Quick A/B of the TCP data paths, to pick the splice pipe size and pool size (not a full benchmark).
+//   node --import tsx bench/splice-micro.ts [seconds=4] [rounds=3]
+// iperf3 client -> proxy (a child process running one relay) -> iperf3 server, all on 127.0.0.1.
+// Reports throughput and proxy CPU-seconds per GiB (utime+stime from /proc/PID/stat), medians of
+// alternating rounds; then proxy CPU per connection for short connections, with and without a pipe pool.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { promisify } from 'node:util';
+import { configureSplice, spliceAvailable, startSpliceRelay } from '../src/splice.js';
+import { startStreamRelay } from '../src/stream-relay.js';
+
+const HOST = '127.0.0.1';
+const KiB = 1024;
+
+interface Variant {
+  readonly label: string;
+  readonly relay: 'stream' | 'splice';
+  readonly pipeSize: number;
+  readonly poolSize: number;
+}
+
+/** Child mode: `proxy <relay> <pipeSize> <poolSize> <backendPort>`; prints its port on stdout. */
+function runProxy(args: string[]): void {
+  const [relay, pipeSize, poolSize, backendPort] = args;
+  if (relay === 'splice') {
+    const available = spliceAvailable();
+    if (!available.ok) throw new Error(available.reason);
+    configureSplice({ pipeSizeBytes: Number(pipeSize), poolSize: Number(poolSize) });
+  }
+  const start = relay === 'splice' ? startSpliceRelay : startStreamRelay;
+  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (client) => {
+    client.on('error', () => {});
+    const backend = net.connect({ host: HOST, port: Number(backendPort), allowHalfOpen: true, noDelay: true });
+    backend.pause();
+    backend.once('error', () => client.destroy());
+    backend.once('connect', () => {
+      backend.removeAllListeners('error');
+      start(client, backend);
+    });
+  });
+  server.listen(0, HOST, () => {
+    const address = server.address();
+    process.stdout.write(`${typeof address === 'object' && address !== null ? address.port : 0}\n`);
+  });
+}
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of the full line, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function startProxyChild(variant: Variant, backendPort: number): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, 'proxy',
+    variant.relay, String(variant.pipeSize), String(variant.poolSize), String(backendPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const stdout = child.stdout;
+  if (stdout === null) throw new Error('no stdout');
+  const [line] = await once(stdout, 'data');
+  return { child, port: Number(String(line).trim()) };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
+}
+
+function numberAt(value: unknown, ...path: string[]): number {
+  let at: unknown = value;
+  for (const key of path) at = typeof at === 'object' && at !== null ? Reflect.get(at, key) : undefined;
+  return typeof at === 'number' ? at : Number.NaN;
+}
+
+async function iperfRound(variant: Variant, serverPort: number, seconds: number): Promise<{ gbps: number; cpuPerGiB: number }> {
+  const { child, port } = await startProxyChild(variant, serverPort);
+  const pid = child.pid ?? 0;
+  const cpuBefore = cpuSeconds(pid);
+  const { stdout } = await promisify(execFile)('iperf3', ['-c', HOST, '-p', String(port), '-t', String(seconds), '-J'],
+    { maxBuffer: 64 * 1024 * 1024 });
+  const cpu = cpuSeconds(pid) - cpuBefore;
+  await stopChild(child);
+  const report: unknown = JSON.parse(stdout);
+  const bytes = numberAt(report, 'end', 'sum_received', 'bytes');
+  const bits = numberAt(report, 'end', 'sum_received', 'bits_per_second');
+  return { gbps: bits / 1e9, cpuPerGiB: cpu / (bytes / 2 ** 30) };
+}
+
+async function connectionRound(variant: Variant, echoPort: number, total: number, parallel: number): Promise<number> {
+  const { child, port } = await startProxyChild(variant, echoPort);
+  const pid = child.pid ?? 0;
+  const cpuBefore = cpuSeconds(pid);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    const payload = Buffer.alloc(64, 7);
+    while (next < total) {
+      next += 1;
+      const socket = net.connect({ host: HOST, port, allowHalfOpen: true });
+      let got = 0;
+      socket.on('data', (chunk: Buffer) => (got += chunk.length));
+      socket.end(payload);
+      await once(socket, 'close');
+      if (got !== payload.length) throw new Error(`echo returned ${got} bytes`);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  const cpu = cpuSeconds(pid) - cpuBefore;
+  await stopChild(child);
+  return (cpu / total) * 1e6;
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+
+async function main(): Promise<void> {
+  const seconds = Number(process.argv[2] ?? 4);
+  const rounds = Number(process.argv[3] ?? 3);
+  const serverPort = await freePort();
+  const server = spawn('iperf3', ['-s', '-p', String(serverPort)], { stdio: 'ignore' });
+  await waitForPort(serverPort);
+  const variants: Variant[] = [
+    { label: 'stream (pipe)', relay: 'stream', pipeSize: 0, poolSize: 0 },
+    { label: 'splice 64 KiB', relay: 'splice', pipeSize: 64 * KiB, poolSize: 16 },
+    { label: 'splice 256 KiB', relay: 'splice', pipeSize: 256 * KiB, poolSize: 16 },
+    { label: 'splice 1 MiB', relay: 'splice', pipeSize: 1024 * KiB, poolSize: 16 },
+  ];
+  const results = new Map<string, { gbps: number[]; cpu: number[] }>(variants.map((v) => [v.label, { gbps: [], cpu: [] }]));
+  for (let round = 0; round < rounds; round += 1) {
+    for (const variant of round % 2 === 0 ? variants : [...variants].reverse()) {
+      const { gbps, cpuPerGiB } = await iperfRound(variant, serverPort, seconds);
+      results.get(variant.label)?.gbps.push(gbps);
+      results.get(variant.label)?.cpu.push(cpuPerGiB);
+    }
+  }
+  server.kill('SIGTERM');
+  console.log(`\n| data path (iperf3 -t ${seconds}, 1 stream, ${rounds} rounds) | Gbit/s median | CPU-s/GiB median | CPU-s/GiB runs |`);
+  console.log('| --- | --- | --- | --- |');
+  for (const [label, r] of results) {
+    console.log(`| ${label} | ${median(r.gbps).toFixed(2)} | ${median(r.cpu).toFixed(3)} | ${r.cpu.map((c) => c.toFixed(3)).join(', ')} |`);
+  }
+
+  const echo = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => {});
+    s.pipe(s);
+  });
+  echo.listen(0, HOST);
+  await once(echo, 'listening');
+  const echoPort = Number(Reflect.get(Object(echo.address()), 'port'));
+  const short: Variant[] = [
+    { label: 'stream', relay: 'stream', pipeSize: 0, poolSize: 0 },
+    { label: 'splice 1 MiB, no pool', relay: 'splice', pipeSize: 1024 * KiB, poolSize: 0 },
+    { label: 'splice 1 MiB, pool 16', relay: 'splice', pipeSize: 1024 * KiB, poolSize: 16 },
+  ];
+  const perConnection = new Map<string, number[]>(short.map((v) => [v.label, []]));
+  for (let round = 0; round < rounds; round += 1) {
+    for (const variant of round % 2 === 0 ? short : [...short].reverse()) {
+      perConnection.get(variant.label)?.push(await connectionRound(variant, echoPort, 5000, 32));
+    }
+  }
+  echo.close();
+  console.log(`\n| short connections (5000, 32 parallel, 64 B echo, ${rounds} rounds) | proxy CPU µs/conn median | runs |`);
+  console.log('| --- | --- | --- |');
+  for (const [label, runs] of perConnection) {
+    console.log(`| ${label} | ${median(runs).toFixed(1)} | ${runs.map((c) => c.toFixed(1)).join(', ')} |`);
+  }
+}
+
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  probe.listen(0, HOST);
+  await once(probe, 'listening');
+  const port = Number(Reflect.get(Object(probe.address()), 'port'));
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const socket = net.connect({ host: HOST, port });
+    const ok = await new Promise<boolean>((resolve) => {
+      socket.once('connect', () => resolve(true));
+      socket.once('error', () => resolve(false));
+    });
+    socket.destroy();
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`iperf3 server did not listen on ${port}`);
+}
+
+if (process.argv[2] === 'proxy') runProxy(process.argv.slice(3));
+else await main();

@@ -1,0 +1,44 @@
+// Scenario 4: UDP delivered packets/s, loss and proxy CPU per packet at 64 and 1400 bytes.
+import { TRAFFIC_CANDIDATES } from './lib/candidates.ts';
+import { withProxyCpu } from './lib/cpu.ts';
+import { Fleet } from './lib/fleet.ts';
+import { freePort } from './lib/ports.ts';
+import type { MetricSpec, Scenario, Session } from './lib/scenario.ts';
+import { runUdpLoad } from './lib/udp-load.ts';
+
+const SIZES = [64, 1400] as const;
+
+export const udpPps: Scenario = {
+  name: 'udp-pps',
+  title: 'UDP packets/s and CPU per packet',
+  description: 'One flow: an unpaced Python sender (one `send()` per datagram on a connected socket) → candidate → '
+    + 'a counting Python sink on the backend port, for each payload size. Delivered packets/s = datagrams the sink '
+    + 'received / send duration; loss = 1 − received/sent; CPU per packet = proxy tree CPU / datagrams delivered. '
+    + 'Sender, proxy and sink share the machine, so only ratios within this run mean anything.',
+  metrics: SIZES.flatMap((size): MetricSpec[] => [
+    { key: `pps_${size}`, label: `delivered packets/s, ${size} B`, unit: 'pkt/s', better: 'higher' },
+    { key: `loss_pct_${size}`, label: `loss, ${size} B`, unit: '%', better: 'lower' },
+    { key: `cpu_us_per_pkt_${size}`, label: `proxy CPU per packet, ${size} B`, unit: 'µs', better: 'lower' },
+  ]),
+  candidates: TRAFFIC_CANDIDATES,
+  async prepare(settings, candidates): Promise<Session> {
+    const sinkPort = await freePort(true);
+    const fleet = new Fleet(settings, 'udp', sinkPort);
+    await fleet.startAll(candidates);
+    return {
+      measure: (candidate) => fleet.measure(candidate, async (proxy) => {
+        const sample: Record<string, number> = {};
+        for (const size of SIZES) {
+          const { result, cpuSeconds } = await withProxyCpu(proxy,
+            () => runUdpLoad(sinkPort, proxy.port, settings.seconds, size));
+          if (result.delivered <= 0) throw new Error(`no ${size}-byte datagram reached the sink`);
+          sample[`pps_${size}`] = result.delivered / result.seconds;
+          sample[`loss_pct_${size}`] = 100 * Math.max(0, 1 - result.delivered / result.sent);
+          if (cpuSeconds !== undefined) sample[`cpu_us_per_pkt_${size}`] = (cpuSeconds * 1e6) / result.delivered;
+        }
+        return sample;
+      }),
+      finish: () => fleet.stopAll(),
+    };
+  },
+};
