@@ -3,7 +3,7 @@
 // results/latest.json, results/latest.md and one SVG chart per scenario.
 // Usage: npm run bench [-- --quick] (see lib/options.ts for the flags).
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connMemory } from './conn-memory.ts';
 import { httpClose } from './http-close.ts';
@@ -62,14 +62,14 @@ function prepareTools(options: RunOptions, needed: ReadonlySet<Candidate>): { to
 }
 
 /**
- * Copies the bundle and the splice addon (same relative layout: the bundle loads
+ * Copies dist/ and the splice addon (same relative layout: the bundle loads
  * ../build/Release/splice.node) into the run's directory, so that a rebuild of dist/ during a long
  * run cannot change what is measured halfway through.
  */
 function snapshotOurs(workDir: string): string {
   const bundle = join(workDir, 'ours', 'dist', 'docker-proxy.cjs');
-  mkdirSync(join(workDir, 'ours', 'dist'), { recursive: true });
-  copyFileSync(OURS_BUNDLE, bundle);
+  // dist/ is the bundle plus vendor/*.cjs, the vendors it loads only when used.
+  cpSync(join(REPO_ROOT, 'dist'), join(workDir, 'ours', 'dist'), { recursive: true });
   if (existsSync(SPLICE_ADDON)) {
     mkdirSync(join(workDir, 'ours', 'build', 'Release'), { recursive: true });
     copyFileSync(SPLICE_ADDON, join(workDir, 'ours', 'build', 'Release', 'splice.node'));

@@ -1,9 +1,9 @@
 // --data-path: the TCP data path in use is the one asked for, and a missing addon is handled:
 // 'auto' falls back to the stream relay (and says why), 'splice' is a start-up error.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { tcpRoundTrip } from '../helpers/client.ts';
 import { echo, startTcpBackend, type TcpBackend } from '../helpers/echo.ts';
@@ -60,12 +60,12 @@ describe('--data-path', needs('extensions'), () => {
   }
 
   describe('without the addon next to the bundle', () => {
-    // A copy of the bundle in a folder with no build/Release/splice.node.
+    // A copy of dist/ (the bundle and its vendor files) in a folder with no build/Release/splice.node.
     let bare = '';
     before(() => {
-      mkdirSync(join(dir, 'bare', 'dist'), { recursive: true });
-      bare = join(dir, 'bare', 'dist', 'docker-proxy.cjs');
-      copyFileSync(PROXY_BIN, bare);
+      mkdirSync(join(dir, 'bare'), { recursive: true });
+      cpSync(dirname(PROXY_BIN), join(dir, 'bare', 'dist'), { recursive: true });
+      bare = join(dir, 'bare', 'dist', basename(PROXY_BIN));
     });
 
     it('auto falls back to the stream relay, says why, and forwards', async () => {
