@@ -30,8 +30,9 @@ function handle(exposition: Exposition, req: IncomingMessage, res: ServerRespons
     reply(res, 404, 'not found: try /metrics or /healthz\n');
     return;
   }
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    reply(res, 405, 'method not allowed\n', { Allow: 'GET, HEAD' });
+  // Read-only by construction: nothing but GET is answered.
+  if (req.method !== 'GET') {
+    reply(res, 405, 'method not allowed\n', { Allow: 'GET' });
     return;
   }
   // Any request body is ignored; stop reading it and close after the answer.
