@@ -1,13 +1,20 @@
 // Quick A/B of the TCP data paths, to pick the splice pipe size and pool size (not a full benchmark).
-//   node --import tsx bench/splice-micro.ts [seconds=4] [rounds=3]
-// iperf3 client -> proxy (a child process running one relay) -> iperf3 server, all on 127.0.0.1.
-// Reports throughput and proxy CPU-seconds per GiB (utime+stime from /proc/PID/stat), medians of
-// alternating rounds; then proxy CPU per connection for short connections, with and without a pipe pool.
+//   node --import tsx bench/splice-micro.ts [--seconds 4] [--rounds 3] [--only bulk,conns,keepalive]
+//        [--baseline DIR]          (positional [seconds] [rounds] work too)
+// bulk: iperf3 client -> proxy (a child process running one relay) -> iperf3 server, all on
+//   127.0.0.1: throughput and proxy CPU-seconds per GiB (utime+stime from /proc/PID/stat).
+// conns: proxy CPU per short connection (64 B echo), with and without a pipe pool.
+// keepalive: 64 persistent connections each doing 100 B request -> 700 B response in turn (the
+//   shape of HTTP keep-alive): requests/s and proxy CPU per request.
+// --baseline DIR: another built checkout of this repo (its build/Release/splice.node and src/); its
+//   splice variants run next to ours, alternating round by round, so that one run compares the two.
+// Medians of alternating rounds; the machine is shared, so compare only figures of the same run.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import { promisify } from 'node:util';
+import { join, resolve } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
 import { configureSplice, spliceAvailable, startSpliceRelay } from '../src/splice.js';
 import { startStreamRelay } from '../src/stream-relay.js';
 
@@ -19,7 +26,11 @@ interface Variant {
   readonly relay: 'stream' | 'splice';
   readonly pipeSize: number;
   readonly poolSize: number;
+  /** A checkout whose bench/splice-micro.ts runs the proxy child; undefined: this one. */
+  readonly root?: string;
 }
+
+const OWN_SCRIPT = new URL(import.meta.url).pathname;
 
 /** Child mode: `proxy <relay> <pipeSize> <poolSize> <backendPort>`; prints its port on stdout. */
 function runProxy(args: string[]): void {
@@ -54,7 +65,8 @@ function cpuSeconds(pid: number): number {
 }
 
 async function startProxyChild(variant: Variant, backendPort: number): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, 'proxy',
+  const script = variant.root === undefined ? OWN_SCRIPT : join(variant.root, 'bench', 'splice-micro.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', script, 'proxy',
     variant.relay, String(variant.pipeSize), String(variant.poolSize), String(backendPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const stdout = child.stdout;
   if (stdout === null) throw new Error('no stdout');
@@ -111,23 +123,132 @@ async function connectionRound(variant: Variant, echoPort: number, total: number
   return (cpu / total) * 1e6;
 }
 
+const REQUEST_BYTES = 100;
+const RESPONSE_BYTES = 700;
+
+/** Backend of the keep-alive load: a RESPONSE_BYTES reply to every REQUEST_BYTES received. */
+async function startResponder(): Promise<{ server: net.Server; port: number }> {
+  const response = Buffer.alloc(RESPONSE_BYTES, 'r');
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    socket.on('error', () => {});
+    let buffered = 0;
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.length;
+      for (; buffered >= REQUEST_BYTES; buffered -= REQUEST_BYTES) socket.write(response);
+    });
+  });
+  server.listen(0, HOST);
+  await once(server, 'listening');
+  return { server, port: Number(Reflect.get(Object(server.address()), 'port')) };
+}
+
+async function keepAliveRound(variant: Variant, backendPort: number, seconds: number, connections: number):
+  Promise<{ rps: number; cpuUsPerRequest: number }> {
+  const { child, port } = await startProxyChild(variant, backendPort);
+  const pid = child.pid ?? 0;
+  const sockets = await Promise.all(Array.from({ length: connections }, () => new Promise<net.Socket>((resolve, reject) => {
+    const socket = net.connect({ host: HOST, port, noDelay: true }, () => resolve(socket));
+    socket.once('error', reject);
+  })));
+  const request = Buffer.alloc(REQUEST_BYTES, 'q');
+  let requests = 0;
+  let running = true;
+  const finished = sockets.map((socket) => new Promise<void>((resolve) => {
+    let got = 0;
+    socket.on('data', (chunk: Buffer) => {
+      got += chunk.length;
+      if (got < RESPONSE_BYTES) return;
+      got -= RESPONSE_BYTES;
+      requests += 1;
+      if (running) socket.write(request);
+      else resolve();
+    });
+    socket.write(request);
+  }));
+  // Warm up for a fifth of the time, then count.
+  await new Promise((resolve) => setTimeout(resolve, (seconds * 1000) / 5));
+  const cpuBefore = cpuSeconds(pid);
+  const countBefore = requests;
+  const startedAt = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const cpu = cpuSeconds(pid) - cpuBefore;
+  const counted = requests - countBefore;
+  const elapsed = (performance.now() - startedAt) / 1000;
+  running = false;
+  await Promise.all(finished);
+  for (const socket of sockets) socket.destroy();
+  await stopChild(child);
+  return { rps: counted / elapsed, cpuUsPerRequest: (cpu / counted) * 1e6 };
+}
+
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
+/** Rounds alternate: even rounds run the variants in order, odd rounds in reverse. */
+function inTurn<T>(variants: readonly T[], round: number): readonly T[] {
+  return round % 2 === 0 ? variants : [...variants].reverse();
+}
+
+interface Options {
+  readonly seconds: number;
+  readonly rounds: number;
+  readonly parts: ReadonlySet<string>;
+  readonly baseline: string | undefined;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      seconds: { type: 'string' },
+      rounds: { type: 'string' },
+      only: { type: 'string' },
+      baseline: { type: 'string' },
+    },
+  });
+  const baseline = values.baseline === undefined ? undefined : resolve(values.baseline);
+  if (baseline !== undefined && !existsSync(join(baseline, 'build', 'Release', 'splice.node'))) {
+    throw new Error(`--baseline ${baseline}: no build/Release/splice.node there (build it first)`);
+  }
+  return {
+    seconds: Number(values.seconds ?? positionals[0] ?? 4),
+    rounds: Number(values.rounds ?? positionals[1] ?? 3),
+    parts: new Set((values.only ?? 'bulk,conns,keepalive').split(',')),
+    baseline,
+  };
+}
+
+/** With a baseline: each splice variant of ours, preceded by the same variant of the baseline. */
+function withBaseline(variants: readonly Variant[], baseline: string | undefined): Variant[] {
+  if (baseline === undefined) return [...variants];
+  return variants.flatMap((variant) => variant.relay === 'splice'
+    ? [{ ...variant, label: `baseline ${variant.label}`, root: baseline }, variant]
+    : [variant]);
+}
+
 async function main(): Promise<void> {
-  const seconds = Number(process.argv[2] ?? 4);
-  const rounds = Number(process.argv[3] ?? 3);
+  const { seconds, rounds, parts, baseline } = parseOptions(process.argv.slice(2));
+  if (baseline !== undefined) console.log(`baseline: ${baseline}`);
+  if (parts.has('bulk')) await bulk(seconds, rounds, baseline);
+  if (parts.has('conns')) await shortConnections(rounds, baseline);
+  if (parts.has('keepalive')) await keepAlive(seconds, rounds, baseline);
+}
+
+async function bulk(seconds: number, rounds: number, baseline: string | undefined): Promise<void> {
   const serverPort = await freePort();
   const server = spawn('iperf3', ['-s', '-p', String(serverPort)], { stdio: 'ignore' });
   await waitForPort(serverPort);
-  const variants: Variant[] = [
-    { label: 'stream (pipe)', relay: 'stream', pipeSize: 0, poolSize: 0 },
-    { label: 'splice 64 KiB', relay: 'splice', pipeSize: 64 * KiB, poolSize: 16 },
-    { label: 'splice 256 KiB', relay: 'splice', pipeSize: 256 * KiB, poolSize: 16 },
-    { label: 'splice 1 MiB', relay: 'splice', pipeSize: 1024 * KiB, poolSize: 16 },
-  ];
+  const variants = withBaseline(baseline === undefined
+    ? [
+      { label: 'stream (pipe)', relay: 'stream', pipeSize: 0, poolSize: 0 },
+      { label: 'splice 64 KiB', relay: 'splice', pipeSize: 64 * KiB, poolSize: 16 },
+      { label: 'splice 256 KiB', relay: 'splice', pipeSize: 256 * KiB, poolSize: 16 },
+      { label: 'splice 1 MiB', relay: 'splice', pipeSize: 1024 * KiB, poolSize: 16 },
+    ]
+    : [{ label: 'splice 1 MiB', relay: 'splice', pipeSize: 1024 * KiB, poolSize: 16 }], baseline);
   const results = new Map<string, { gbps: number[]; cpu: number[] }>(variants.map((v) => [v.label, { gbps: [], cpu: [] }]));
   for (let round = 0; round < rounds; round += 1) {
-    for (const variant of round % 2 === 0 ? variants : [...variants].reverse()) {
+    for (const variant of inTurn(variants, round)) {
       const { gbps, cpuPerGiB } = await iperfRound(variant, serverPort, seconds);
       results.get(variant.label)?.gbps.push(gbps);
       results.get(variant.label)?.cpu.push(cpuPerGiB);
@@ -139,7 +260,9 @@ async function main(): Promise<void> {
   for (const [label, r] of results) {
     console.log(`| ${label} | ${median(r.gbps).toFixed(2)} | ${median(r.cpu).toFixed(3)} | ${r.cpu.map((c) => c.toFixed(3)).join(', ')} |`);
   }
+}
 
+async function shortConnections(rounds: number, baseline: string | undefined): Promise<void> {
   const echo = net.createServer({ allowHalfOpen: true }, (s) => {
     s.on('error', () => {});
     s.pipe(s);
@@ -147,14 +270,14 @@ async function main(): Promise<void> {
   echo.listen(0, HOST);
   await once(echo, 'listening');
   const echoPort = Number(Reflect.get(Object(echo.address()), 'port'));
-  const short: Variant[] = [
+  const short = withBaseline([
     { label: 'stream', relay: 'stream', pipeSize: 0, poolSize: 0 },
     { label: 'splice 1 MiB, no pool', relay: 'splice', pipeSize: 1024 * KiB, poolSize: 0 },
     { label: 'splice 1 MiB, pool 16', relay: 'splice', pipeSize: 1024 * KiB, poolSize: 16 },
-  ];
+  ], baseline);
   const perConnection = new Map<string, number[]>(short.map((v) => [v.label, []]));
   for (let round = 0; round < rounds; round += 1) {
-    for (const variant of round % 2 === 0 ? short : [...short].reverse()) {
+    for (const variant of inTurn(short, round)) {
       perConnection.get(variant.label)?.push(await connectionRound(variant, echoPort, 5000, 32));
     }
   }
@@ -163,6 +286,29 @@ async function main(): Promise<void> {
   console.log('| --- | --- | --- |');
   for (const [label, runs] of perConnection) {
     console.log(`| ${label} | ${median(runs).toFixed(1)} | ${runs.map((c) => c.toFixed(1)).join(', ')} |`);
+  }
+}
+
+async function keepAlive(seconds: number, rounds: number, baseline: string | undefined): Promise<void> {
+  const connections = 64;
+  const responder = await startResponder();
+  const variants = withBaseline([
+    { label: 'stream', relay: 'stream', pipeSize: 0, poolSize: 0 },
+    { label: 'splice 1 MiB, pool 16', relay: 'splice', pipeSize: 1024 * KiB, poolSize: 16 },
+  ], baseline);
+  const results = new Map<string, { rps: number[]; cpu: number[] }>(variants.map((v) => [v.label, { rps: [], cpu: [] }]));
+  for (let round = 0; round < rounds; round += 1) {
+    for (const variant of inTurn(variants, round)) {
+      const { rps, cpuUsPerRequest } = await keepAliveRound(variant, responder.port, seconds, connections);
+      results.get(variant.label)?.rps.push(rps);
+      results.get(variant.label)?.cpu.push(cpuUsPerRequest);
+    }
+  }
+  responder.server.close();
+  console.log(`\n| keep-alive (${connections} connections, ${REQUEST_BYTES} B request -> ${RESPONSE_BYTES} B response, ${seconds} s, ${rounds} rounds) | requests/s median | proxy CPU µs/request median | requests/s runs | CPU runs |`);
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const [label, r] of results) {
+    console.log(`| ${label} | ${median(r.rps).toFixed(0)} | ${median(r.cpu).toFixed(2)} | ${r.rps.map((c) => c.toFixed(0)).join(', ')} | ${r.cpu.map((c) => c.toFixed(2)).join(', ')} |`);
   }
 }
 

@@ -1,10 +1,24 @@
-// Zero-copy relay between two connected TCP sockets: splice(2) through one kernel pipe per
-// direction, driven by libuv polls on Node's own event loop. Design and measurements:
+// Relay between two connected TCP sockets, driven by libuv polls on Node's own event loop. Small
+// messages are copied (recv into a stack buffer, send straight on); a bulk flow is spliced through a
+// kernel pipe that the direction holds only while the flow lasts. Design and measurements:
 // shared/docs/node-notes.md §1.3. JS API (all failures are returned, never thrown):
 //   start(clientFd, backendFd, onDone) -> SpliceRelay | { errno, syscall, message }
 //   onDone(errno, syscall, hostToContainer, containerToHost)   errno 0: clean end
 //   SpliceRelay#stats() -> [hostToContainer, containerToHost];  SpliceRelay#abort()
 //   configure(pipeSize, poolSize) -> info();  info() -> { live, pooled, pipeSize, poolSize, ... }
+//
+// Per direction (source socket -> destination socket), each wake-up:
+//   1. Drain what the direction holds: the unsent rest of a copied chunk (`carry`), then the pipe.
+//      Nothing more is read while anything is held, so memory stays bounded and order is kept.
+//   2. Read. Copy mode (the default): recv() up to kCopyBytes into a stack buffer and send() it on;
+//      what the destination does not take waits in `carry` (heap, at most kCopyBytes). A recv that
+//      fills the buffer marks the flow as bulk. Bulk mode: take a pipe (pool or pipe2) and splice
+//      socket -> pipe -> socket. When the source has nothing more (EAGAIN) with the pipe empty, the
+//      pipe goes back to the pool at once, so an idle connection holds no pipe at all; a wake-up that
+//      spliced less than kCopyBytes returns the direction to copy mode (the HAProxy splice-auto idea).
+//   If no pipe can be had (EMFILE/ENFILE), the direction keeps copying and tries again later.
+// The pipe is always drained before it is refilled, so EAGAIN from the source splice means "socket
+// empty" and never "pipe full": the classic splice ambiguity cannot arise.
 #include <napi.h>
 #include <uv.h>
 
@@ -12,12 +26,13 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <new>
 
 #include "pipe-pool.h"
 
@@ -25,9 +40,14 @@ namespace splice_relay {
 namespace {
 
 constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+constexpr int kSendFlags = MSG_NOSIGNAL | MSG_DONTWAIT;
 // Fill-and-drain rounds per wake-up and direction: bounds how long one busy connection holds the
-// event loop (at most this many pipe-fulls) before other handles get their turn.
+// event loop (at most this many pipe-fulls or copy buffers) before other handles get their turn.
 constexpr int kRoundsPerWakeup = 4;
+// The copy buffer: a read shorter than this is a small message and is copied; a full one is bulk.
+constexpr size_t kCopyBytes = 16 * 1024;
+// After a failed pipe2, copy rounds (kCopyBytes each) before a bulk flow asks for a pipe again.
+constexpr int kPipeRetryRounds = 64;
 constexpr size_t kDefaultPoolSize = 16;
 
 class RelayHandle;
@@ -37,15 +57,24 @@ struct Shared {
   PipePool pool;
   size_t pipe_max_size = 0;
   size_t live = 0;
+  uint64_t pipe_failures = 0;  // pipe2 refused a bulk flow a pipe: it was copied instead
+  uint64_t copied_bytes = 0;   // read with recv() (copy mode)
+  uint64_t spliced_bytes = 0;  // read with splice() into a pipe (bulk mode)
 };
 
-// One direction: reads sockets[i], writes sockets[1 - i], through its own pipe.
+// One direction: reads sockets[i], writes sockets[1 - i].
 struct Direction {
-  Pipe pipe;
-  size_t pending = 0;   // bytes in the pipe: spliced in, not yet spliced out
-  uint64_t bytes = 0;   // bytes read from the source socket
-  bool reading = true;  // the source has not reached EOF or failed
-  bool done = false;    // the destination was shut for writing, or it failed
+  Pipe pipe;                // held only while a bulk flow is being spliced (read_fd < 0: none)
+  size_t pending = 0;       // bytes in the pipe: spliced in, not yet spliced out
+  char* carry = nullptr;    // bytes received in copy mode that the destination has not taken yet
+  size_t carry_at = 0;      // where the unsent bytes start in `carry`
+  size_t carry_size = 0;    // unsent bytes in `carry`
+  uint64_t bytes = 0;       // bytes read from the source socket
+  int pipe_retry_in = 0;    // copy rounds to go before pipe2 is tried again
+  bool bulk = false;        // the last read filled the copy buffer: splice the next one
+  bool reading = true;      // the source has not reached EOF or failed
+  bool done = false;        // the destination was shut for writing, or it failed
+  size_t held() const { return pending + carry_size; }
 };
 
 struct Relay {
@@ -113,6 +142,15 @@ void SocketFailed(Relay* r, int side, int error, const char* syscall) {
   towards.done = true;
 }
 
+// The relay itself cannot go on (no memory): both directions end now.
+void RelayFailed(Relay* r, int error, const char* syscall) {
+  SetError(r, error, syscall);
+  for (Direction& dir : r->dirs) {
+    dir.reading = false;
+    dir.done = true;
+  }
+}
+
 void Finish(Relay* r) {
   if (r->finishing) return;
   r->finishing = true;
@@ -121,49 +159,167 @@ void Finish(Relay* r) {
   }
 }
 
-// Moves bytes for direction `d` until a side would block, the source ends, or the wake-up budget is
-// spent. The pipe is always drained before it is refilled, so EAGAIN from the source splice means
-// "socket empty" and never "pipe full": the classic splice ambiguity cannot arise.
-void Pump(Relay* r, int d) {
+void FreeCarry(Direction* dir) {
+  delete[] dir->carry;
+  dir->carry = nullptr;
+  dir->carry_at = dir->carry_size = 0;
+}
+
+// Gives the direction's pipe back: to the pool when empty, else (its connection failed with bytes
+// still in it) closed. Without the pool (environment teardown) it is closed either way.
+void ReleasePipe(Relay* r, Direction* dir) {
+  if (dir->pipe.read_fd < 0) return;
+  if (r->shared == nullptr) {
+    ClosePipe(&dir->pipe);
+  } else if (dir->pending == 0) {
+    r->shared->pool.Release(&dir->pipe);
+  } else {
+    r->shared->pool.Discard(&dir->pipe);
+  }
+  dir->pending = 0;
+}
+
+// A pipe for a bulk flow. False (and the direction keeps copying) while pipe2 fails or after it
+// failed recently: the connection must not suffer from a full fd table, only go slower.
+bool TakePipe(Relay* r, Direction* dir) {
+  if (dir->pipe.read_fd >= 0) return true;
+  if (r->shared == nullptr) return false;
+  if (dir->pipe_retry_in > 0) {
+    dir->pipe_retry_in--;
+    return false;
+  }
+  if (r->shared->pool.Acquire(&dir->pipe) != 0) {
+    r->shared->pipe_failures++;
+    dir->pipe_retry_in = kPipeRetryRounds;
+    return false;
+  }
+  return true;
+}
+
+// Sends what direction `d` holds (a copied rest, then the pipe) to its destination. True once
+// nothing is held; false if the destination would block or failed.
+bool Drain(Relay* r, int d) {
   Direction& dir = r->dirs[d];
-  const int source = r->sockets[d];
   const int destination = r->sockets[1 - d];
-  for (int round = 0; round < kRoundsPerWakeup && !dir.done; ++round) {
-    while (dir.pending > 0) {
-      ssize_t n = splice(dir.pipe.read_fd, nullptr, destination, nullptr, dir.pending, kSpliceFlags);
-      if (n > 0) {
-        dir.pending -= static_cast<size_t>(n);
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else if (n < 0 && errno == EAGAIN) {
-        return;  // destination full: Settle() waits for it to become writable
-      } else {
-        SocketFailed(r, 1 - d, n < 0 ? errno : EIO, "splice");
-        return;
-      }
-    }
-    if (!dir.reading) return;
-    ssize_t n;
-    do {
-      n = splice(source, nullptr, dir.pipe.write_fd, nullptr, dir.pipe.capacity, kSpliceFlags);
-    } while (n < 0 && errno == EINTR);
+  while (dir.carry_size > 0) {
+    ssize_t n = send(destination, dir.carry + dir.carry_at, dir.carry_size, kSendFlags);
     if (n > 0) {
-      dir.pending = static_cast<size_t>(n);
-      dir.bytes += static_cast<uint64_t>(n);
-    } else if (n == 0) {
-      dir.reading = false;  // FIN from the source
-      return;
+      dir.carry_at += static_cast<size_t>(n);
+      dir.carry_size -= static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && errno == EAGAIN) {
+      return false;  // destination full: Settle() waits for it to become writable
     } else {
-      if (errno != EAGAIN) SocketFailed(r, d, errno, "splice");
+      SocketFailed(r, 1 - d, n < 0 ? errno : EIO, "send");
+      return false;
+    }
+  }
+  if (dir.carry != nullptr) FreeCarry(&dir);
+  while (dir.pending > 0) {
+    ssize_t n = splice(dir.pipe.read_fd, nullptr, destination, nullptr, dir.pending, kSpliceFlags);
+    if (n > 0) {
+      dir.pending -= static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && errno == EAGAIN) {
+      return false;
+    } else {
+      SocketFailed(r, 1 - d, n < 0 ? errno : EIO, "splice");
+      return false;
+    }
+  }
+  return true;
+}
+
+// Sends a chunk just received in copy mode; what the destination does not take now goes to carry.
+void Forward(Relay* r, int d, const char* data, size_t size) {
+  Direction& dir = r->dirs[d];
+  const int destination = r->sockets[1 - d];
+  size_t sent = 0;
+  while (sent < size) {
+    ssize_t n = send(destination, data + sent, size - sent, kSendFlags);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && errno == EAGAIN) {
+      break;
+    } else {
+      SocketFailed(r, 1 - d, n < 0 ? errno : EIO, "send");
       return;
     }
   }
+  if (sent == size) return;
+  dir.carry = new (std::nothrow) char[size - sent];
+  if (dir.carry == nullptr) return RelayFailed(r, ENOMEM, "new");
+  memcpy(dir.carry, data + sent, size - sent);
+  dir.carry_at = 0;
+  dir.carry_size = size - sent;
+}
+
+// Moves bytes for direction `d` until a side would block, the source ends, or the wake-up budget is
+// spent. `peer_closed`: the poll saw the source's FIN (EPOLLRDHUP), so a short read is followed by
+// one more to collect the EOF now rather than at the next wake-up.
+void Pump(Relay* r, int d, bool peer_closed) {
+  Direction& dir = r->dirs[d];
+  const int source = r->sockets[d];
+  size_t spliced = 0;      // in this wake-up
+  bool source_dry = false;  // the source said EAGAIN: it has nothing more right now
+  for (int round = 0; round < kRoundsPerWakeup && !dir.done; ++round) {
+    if (!Drain(r, d)) return;
+    if (!dir.reading) break;
+    if (dir.bulk && TakePipe(r, &dir)) {
+      ssize_t n;
+      do {
+        n = splice(source, nullptr, dir.pipe.write_fd, nullptr, dir.pipe.capacity, kSpliceFlags);
+      } while (n < 0 && errno == EINTR);
+      if (n > 0) {
+        dir.pending = static_cast<size_t>(n);
+        dir.bytes += static_cast<uint64_t>(n);
+        if (r->shared != nullptr) r->shared->spliced_bytes += static_cast<uint64_t>(n);
+        spliced += static_cast<size_t>(n);
+        continue;
+      }
+      if (n == 0) {
+        dir.reading = false;  // FIN from the source
+        break;
+      }
+      if (errno != EAGAIN) return SocketFailed(r, d, errno, "splice");
+      if (spliced < kCopyBytes) dir.bulk = false;  // the flow has slowed down: copy again
+      source_dry = true;  // and the pipe is empty: it goes back below
+      break;
+    }
+    char buffer[kCopyBytes];
+    ssize_t n;
+    do {
+      n = recv(source, buffer, sizeof buffer, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0) {
+      dir.reading = false;
+      break;
+    }
+    if (n < 0) {
+      if (errno != EAGAIN) return SocketFailed(r, d, errno, "recv");
+      source_dry = true;
+      break;
+    }
+    dir.bytes += static_cast<uint64_t>(n);
+    if (r->shared != nullptr) r->shared->copied_bytes += static_cast<uint64_t>(n);
+    Forward(r, d, buffer, static_cast<size_t>(n));
+    dir.bulk = static_cast<size_t>(n) == sizeof buffer;
+    // A short read took all the socket had: wait for the next poll rather than pay for an EAGAIN.
+    if (!dir.bulk && !peer_closed) return;
+  }
+  // The pipe goes back as soon as it is empty and the source has nothing more (EAGAIN or EOF). When
+  // the loop ran out of budget instead, it holds bytes or the source may have more: it is kept.
+  if (dir.pending == 0 && (source_dry || !dir.reading)) ReleasePipe(r, &dir);
 }
 
 // Passes finished directions on as shutdown(SHUT_WR), then either finishes the relay or arms each
-// poll for exactly what its socket is waited on for: READABLE while its outbound pipe is empty,
-// WRITABLE while its inbound pipe holds bytes. Never READABLE over a non-empty pipe: a level-
-// triggered poll would then spin on data that cannot be moved.
+// poll for exactly what its socket is waited on for: READABLE (with DISCONNECT, to see a FIN early)
+// while its outbound direction holds nothing, WRITABLE while its inbound direction holds bytes.
+// Never READABLE while bytes are held: a level-triggered poll would spin on data that cannot move.
 void Settle(Relay* r) {
   if (r->finishing) return;
   bool changed = true;
@@ -171,9 +327,10 @@ void Settle(Relay* r) {
     changed = false;
     for (int d = 0; d < 2; ++d) {
       Direction& dir = r->dirs[d];
-      if (dir.done || dir.reading || dir.pending > 0) continue;
+      if (dir.done || dir.reading || dir.held() > 0) continue;
       dir.done = true;
       changed = true;
+      ReleasePipe(r, &dir);  // empty: its source failed while it was splicing
       if (shutdown(r->sockets[1 - d], SHUT_WR) != 0 && errno != ENOTCONN) {
         SocketFailed(r, 1 - d, errno, "shutdown");
       }
@@ -184,8 +341,8 @@ void Settle(Relay* r) {
     const Direction& out = r->dirs[side];
     const Direction& in = r->dirs[1 - side];
     int mask = 0;
-    if (!out.done && out.reading && out.pending == 0) mask |= UV_READABLE;
-    if (!in.done && in.pending > 0) mask |= UV_WRITABLE;
+    if (!out.done && out.reading && out.held() == 0) mask |= UV_READABLE | UV_DISCONNECT;
+    if (!in.done && in.held() > 0) mask |= UV_WRITABLE;
     if (mask == r->masks[side]) continue;
     int rc = mask != 0 ? uv_poll_start(&r->polls[side], mask, OnPoll) : uv_poll_stop(&r->polls[side]);
     if (rc != 0) {
@@ -213,8 +370,8 @@ void OnPoll(uv_poll_t* poll, int status, int events) {
     }
     SocketFailed(r, side, error, "poll");
   } else {
-    if (events & UV_READABLE) Pump(r, side);
-    if (events & UV_WRITABLE) Pump(r, 1 - side);
+    if (events & UV_READABLE) Pump(r, side, (events & UV_DISCONNECT) != 0);
+    if (events & UV_WRITABLE) Pump(r, 1 - side, false);
   }
   Settle(r);
 }
@@ -225,11 +382,8 @@ void ReleaseResources(Relay* r) {
     fd = -1;
   }
   for (Direction& dir : r->dirs) {
-    if (r->shared != nullptr && dir.pending == 0) {
-      r->shared->pool.Release(&dir.pipe);
-    } else {
-      ClosePipe(&dir.pipe);
-    }
+    ReleasePipe(r, &dir);
+    FreeCarry(&dir);
   }
 }
 
@@ -343,12 +497,11 @@ bool IsFd(const Napi::Value& value) {
 }
 
 // Only TCP: a Unix socketpair (as in a child's stdio) is a stream socket too, and not ours to relay.
+// One syscall: SO_PROTOCOL fails with ENOTSOCK on anything that is not a socket.
 bool IsTcpSocket(int fd) {
-  struct stat st;
   int protocol = 0;
   socklen_t length = sizeof(protocol);
-  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
-         getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &length) == 0 && protocol == IPPROTO_TCP;
+  return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &length) == 0 && protocol == IPPROTO_TCP;
 }
 
 class Addon : public Napi::Addon<Addon> {
@@ -396,12 +549,7 @@ Napi::Value Addon::Start(const Napi::CallbackInfo& info) {
       return Failure(env, error, "fcntl", "cannot duplicate the socket");
     }
   }
-  for (Direction& dir : r->dirs) {
-    if (int error = shared_.pool.Acquire(&dir.pipe)) {
-      Discard(r);
-      return Failure(env, error, "pipe2", "cannot create a pipe");
-    }
-  }
+  // No pipe yet: a direction takes one only when a bulk flow needs it (Pump).
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
   for (int i = 0; i < 2; ++i) {
@@ -409,8 +557,8 @@ Napi::Value Addon::Start(const Napi::CallbackInfo& info) {
     if (rc == 0) {
       r->polls[i].data = r;
       r->polls_open++;
-      rc = uv_poll_start(&r->polls[i], UV_READABLE, OnPoll);
-      r->masks[i] = UV_READABLE;
+      r->masks[i] = UV_READABLE | UV_DISCONNECT;
+      rc = uv_poll_start(&r->polls[i], r->masks[i], OnPoll);
     }
     if (rc != 0) {
       Discard(r);
@@ -464,6 +612,10 @@ Napi::Value Addon::Info(const Napi::CallbackInfo& info) {
   out.Set("pipeSize", static_cast<double>(shared_.pool.pipe_size()));
   out.Set("poolSize", static_cast<double>(shared_.pool.max_idle()));
   out.Set("pipeMaxSize", static_cast<double>(shared_.pipe_max_size));
+  out.Set("pipesInUse", static_cast<double>(shared_.pool.held()));
+  out.Set("pipeFailures", static_cast<double>(shared_.pipe_failures));
+  out.Set("copiedBytes", static_cast<double>(shared_.copied_bytes));
+  out.Set("splicedBytes", static_cast<double>(shared_.spliced_bytes));
   return out;
 }
 

@@ -1,6 +1,8 @@
 // The zero-copy data path: the native splice(2) addon (native/splice.cc) moves bytes between the
-// two sockets inside the kernel, with no per-chunk JS work. This is the only module that loads the
-// addon. Any connection the addon cannot take (no addon, EMFILE on pipe2...) gets the stream relay.
+// two sockets with no per-chunk JS work: small messages with one recv + one send, bulk flows through
+// a kernel pipe with splice(2), taken only while the flow lasts. This is the only module that loads
+// the addon. A connection the addon cannot take (no addon, EMFILE on dup...) gets the stream relay;
+// a pipe2 failure later on only makes that direction copy instead of splice.
 import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +28,7 @@ interface NativeRelay {
 export interface SpliceSettings {
   /** Capacity asked for each pipe (clamped to /proc/sys/fs/pipe-max-size). */
   readonly pipeSizeBytes: number;
-  /** Idle pipes kept for reuse by later connections (2 fds each). */
+  /** Idle pipes kept for reuse by later bulk flows (2 fds each). */
   readonly poolSize: number;
 }
 
@@ -37,14 +39,22 @@ export interface SpliceInfo extends SpliceSettings {
   /** Idle pipes in the pool. */
   readonly pooled: number;
   readonly pipeMaxSizeBytes: number;
+  /** Pipes held by live relays: one per direction that is splicing a bulk flow right now. */
+  readonly pipesInUse: number;
+  /** Times pipe2 failed (EMFILE...) for a bulk flow, which then went on by copying. */
+  readonly pipeFailures: number;
+  /** Bytes read with recv() in copy mode (small messages), by all relays so far. */
+  readonly copiedBytes: number;
+  /** Bytes read with splice() into a pipe (bulk flows), by all relays so far. */
+  readonly splicedBytes: number;
 }
 
 type Loaded = { ok: true; addon: SpliceAddon } | { ok: false; reason: string };
 
 /**
  * Defaults measured with bench/splice-micro.ts (iperf3 through the proxy on loopback): 1 MiB pipes
- * cost the least CPU per GiB (64 KiB: +25-30 %), and a pool of 16 idle pipes (32 fds) saved about
- * 8 % of the proxy's CPU per short connection.
+ * cost the least CPU per GiB (64 KiB: +25-30 %). Pipes are taken per bulk flow, not per connection,
+ * so a pool of 16 idle pipes (32 fds) lets bulk flows come and go without pipe2 and F_SETPIPE_SZ.
  */
 export const SPLICE_PIPE_SIZE_BYTES = 1 << 20;
 export const SPLICE_POOL_SIZE = 16;
@@ -109,6 +119,10 @@ function toInfo(value: unknown): SpliceInfo {
     pipeSizeBytes: field(value, 'pipeSize'),
     poolSize: field(value, 'poolSize'),
     pipeMaxSizeBytes: field(value, 'pipeMaxSize'),
+    pipesInUse: field(value, 'pipesInUse'),
+    pipeFailures: field(value, 'pipeFailures'),
+    copiedBytes: field(value, 'copiedBytes'),
+    splicedBytes: field(value, 'splicedBytes'),
   };
 }
 
@@ -118,7 +132,7 @@ export function configureSplice(settings: SpliceSettings): SpliceInfo | undefine
   return result.ok ? toInfo(result.addon.configure(settings.pipeSizeBytes, settings.poolSize)) : undefined;
 }
 
-/** Addon state (live relays, pooled pipes, effective sizes); undefined without the addon. */
+/** Addon state (live relays, pipes, effective sizes, counters); undefined without the addon. */
 export function spliceInfo(): SpliceInfo | undefined {
   const result = load();
   return result.ok ? toInfo(result.addon.info()) : undefined;
@@ -126,7 +140,7 @@ export function spliceInfo(): SpliceInfo | undefined {
 
 /**
  * Connections handed to the stream relay although the addon is loaded, and why the last one was
- * (for example "pipe2: EMFILE").
+ * (for example "fcntl: EMFILE").
  */
 export function spliceFallbacks(): { count: number; lastReason: string | undefined } {
   return { count: fallbacks, lastReason };
@@ -194,8 +208,8 @@ export const startSpliceRelay: StartRelay = (client, backend) => {
   };
   const native = result.addon.start(clientFd, backendFd, onDone);
   if (!isNativeRelay(native)) {
-    // A failed start has not touched the sockets (still paused; the addon closes its own dups and
-    // pipes), so the stream relay can take this connection.
+    // A failed start has not touched the sockets (still paused; the addon closes its own dups),
+    // so the stream relay can take this connection.
     return fallBack(client, backend, describeFailure(native));
   }
   // Nothing is read or written through the JS sockets, so no error is expected on them; one must

@@ -18,6 +18,9 @@ const BULK = LIGHT ? 2 * MiB + 7 : 16 * MiB + 12_345;
 // Larger than all the socket buffers and pipes in flight (about 26 MiB on loopback here).
 const FLOOD = LIGHT ? 40 * MiB : 64 * MiB;
 const CONNECTIONS = LIGHT ? 100 : 3000;
+// Interleaved small messages and bulk transfers on one connection.
+const SMALL_MESSAGES = LIGHT ? 150 : 600;
+const INTERLEAVED_BULK = LIGHT ? MiB + 3 : 6 * MiB + 3;
 
 type Backend = (socket: net.Socket) => void;
 
@@ -125,6 +128,31 @@ async function writeAllAndEnd(socket: net.Socket, data: Buffer, chunk = 256 * 10
   await new Promise<void>((resolve) => socket.end(resolve));
 }
 
+/** Lets the event loop turn once, so that consecutive small writes reach the relay one by one. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * `count` small messages (1 to 1500 bytes, with one bulk block of `bulk` bytes at a third and at two
+ * thirds of the way), different for each `seed`.
+ */
+export function interleavedPlan(count: number, bulk: number, seed: number): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < count; i += 1) {
+    if (i === Math.floor(count / 3) || i === Math.floor((2 * count) / 3)) chunks.push(randomBytes(bulk + seed));
+    chunks.push(randomBytes(1 + ((i * 7919 + seed * 104_729) % 1500)));
+  }
+  return chunks;
+}
+
+/** Writes `chunks` in order, one small one per event-loop turn, honouring backpressure; then ends. */
+export async function writeChunksAndEnd(socket: net.Socket, chunks: readonly Buffer[], end = true): Promise<void> {
+  for (const chunk of chunks) {
+    if (!socket.write(chunk)) await once(socket, 'drain');
+    if (chunk.length < 16 * 1024) await nextTurn();
+  }
+  if (end) await new Promise<void>((resolve) => socket.end(resolve));
+}
+
 /** Writes until the socket dies: the mid-transfer side of the reset cases. */
 function flood(socket: net.Socket): void {
   const block = randomBytes(64 * 1024);
@@ -151,7 +179,7 @@ function peerGone(socket: net.Socket): Promise<void> {
 }
 
 /** Resolves once `socket` has received at least `bytes`. */
-function received(socket: net.Socket, bytes: number): Promise<void> {
+export function received(socket: net.Socket, bytes: number): Promise<void> {
   let seen = 0;
   return new Promise((resolve) => {
     const onData = (chunk: Buffer): void => {
@@ -184,7 +212,7 @@ function rssBytes(): number {
   return process.memoryUsage.rss();
 }
 
-async function assertFreed(leg: Leg): Promise<void> {
+export async function assertFreed(leg: Leg): Promise<void> {
   await withTimeout(leg.relay.done, STEP_MS, 'relay done');
   assert.ok(leg.client.destroyed, 'client socket destroyed');
   assert.ok(leg.backend.destroyed, 'backend socket destroyed');
@@ -338,6 +366,99 @@ export function describeRelayContract(subject: RelayUnderTest): void {
         assert.equal(hash.digest('hex'), expected.digest('hex'));
         socket.end();
         assert.deepEqual(await withTimeout(leg.relay.done, STEP_MS, 'done'), { hostToContainer: 0, containerToHost: FLOOD });
+      });
+    });
+
+    it(`carries ${SMALL_MESSAGES} small messages each way interleaved with bulk transfers, intact`, () => {
+      const up = interleavedPlan(SMALL_MESSAGES, INTERLEAVED_BULK, 1);
+      const down = interleavedPlan(SMALL_MESSAGES, INTERLEAVED_BULK, 2);
+      const upBytes = Buffer.concat(up);
+      const downBytes = Buffer.concat(down);
+      let backendGot: Promise<Buffer> = Promise.resolve(Buffer.alloc(0));
+      return withRig((s) => {
+        backendGot = readAll(s);
+        void writeChunksAndEnd(s, down);
+      }, async (rig) => {
+        const { socket, leg } = await rig.connect();
+        const clientGot = readAll(socket);
+        await withTimeout(writeChunksAndEnd(socket, up), STEP_MS * 3, 'upload');
+        assert.equal(sha256(await withTimeout(clientGot, STEP_MS * 3, 'download')), sha256(downBytes));
+        assert.equal(sha256(await withTimeout(backendGot, STEP_MS, 'upload received')), sha256(upBytes));
+        assert.deepEqual(await withTimeout(leg.relay.done, STEP_MS, 'done'),
+          { hostToContainer: upBytes.length, containerToHost: downBytes.length });
+      });
+    });
+
+    it('holds no pipe once a connection that moved bulk data goes idle', () => withRig((s) => s.pipe(s), async (rig) => {
+      const before = fdUsage();
+      const idleBefore = subject.idleFds();
+      const { socket, leg } = await rig.connect();
+      const data = randomBytes(BULK);
+      const echoed = received(socket, data.length);
+      await withTimeout(writeChunksAndEnd(socket, [data], false), STEP_MS * 3, 'upload');
+      await withTimeout(echoed, STEP_MS * 3, 'echo');
+      // Idle now, both sockets open: the pipe ends in use are back to the baseline (pooled ones aside).
+      await pollUntil(() => fdUsage().pipes - subject.idleFds() === before.pipes - idleBefore, STEP_MS, 'pipes given back');
+      assert.ok(!leg.client.destroyed && !leg.backend.destroyed, 'the connection is still open');
+      const reply = readAll(socket);
+      socket.end('and once more');
+      assert.equal((await withTimeout(reply, STEP_MS, 'echo after idle')).toString(), 'and once more');
+      assert.deepEqual(await withTimeout(leg.relay.done, STEP_MS, 'done'),
+        { hostToContainer: data.length + 13, containerToHost: data.length + 13 });
+    }));
+
+    it('holds small messages to a stalled client, then delivers them all in order', () => {
+      const expected = createHash('sha256');
+      let total = 0;
+      let backendFull: () => void = () => {};
+      let backendFailed: (error: Error) => void = () => {};
+      const full = new Promise<void>((resolve, reject) => {
+        backendFull = resolve;
+        backendFailed = reject;
+      });
+      let release: () => void = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const send = (s: net.Socket, i: number): boolean => {
+        const message = randomBytes(1 + ((i * 7919) % 1400));
+        expected.update(message);
+        total += message.length;
+        return s.write(message);
+      };
+      return withRig((s) => {
+        void (async () => {
+          let i = 0;
+          // One message per turn until the backend's socket is full: the relay has stopped reading.
+          while (send(s, i++)) {
+            await nextTurn();
+            if (total > FLOOD) throw new Error(`no backpressure after ${total} bytes of small messages`);
+          }
+          backendFull();
+          await released;
+          for (let more = 0; more < 100; more += 1) {
+            if (!send(s, i++)) await once(s, 'drain');
+            await nextTurn();
+          }
+          s.end();
+        })().catch(backendFailed);
+      }, async (rig) => {
+        const { socket, leg } = await rig.connect();
+        socket.pause();
+        await withTimeout(full, STEP_MS * 3, 'the small messages to stall');
+        const hash = createHash('sha256');
+        let got = 0;
+        socket.on('data', (chunk: Buffer) => {
+          hash.update(chunk);
+          got += chunk.length;
+        });
+        socket.resume();
+        release();
+        await withTimeout(once(socket, 'end'), STEP_MS * 3, 'all the messages');
+        assert.equal(got, total);
+        assert.equal(hash.digest('hex'), expected.digest('hex'));
+        socket.end();
+        assert.deepEqual(await withTimeout(leg.relay.done, STEP_MS, 'done'), { hostToContainer: 0, containerToHost: total });
       });
     });
 

@@ -1,9 +1,11 @@
 // The splice(2) relay against the shared Relay contract, plus what only the addon does: argument
 // checks at the native boundary, the per-connection fallback, and worker teardown.
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -11,12 +13,46 @@ import type { StartRelay } from '../../src/relay.ts';
 import {
   configureSplice, spliceAvailable, spliceFallbacks, spliceInfo, startSpliceRelay,
 } from '../../src/splice.ts';
-import { withTimeout } from '../helpers/timeout.ts';
-import { Rig, describeRelayContract, fdUsage } from './relay-contract.ts';
+import { pollUntil, withTimeout } from '../helpers/timeout.ts';
+import { LIGHT, Rig, describeRelayContract, fdUsage, received } from './relay-contract.ts';
 
 const STEP_MS = 10_000;
 const ADDON_PATH = fileURLToPath(new URL('../../build/Release/splice.node', import.meta.url));
 const pooledFds = (): number => 2 * (spliceInfo()?.pooled ?? 0);
+const MiB = 1 << 20;
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+/** Opens /dev/null until EMFILE, then closes `free` of them again; returns the rest to close later. */
+function fillFdTable(free: number): number[] {
+  const fillers: number[] = [];
+  try {
+    for (;;) fillers.push(openSync('/dev/null', 'r'));
+  } catch {
+    // EMFILE: every descriptor is taken
+  }
+  for (const fd of fillers.splice(0, free)) closeSync(fd);
+  return fillers;
+}
+
+/** Sends `data` through the echo rig on an open connection and resolves with the SHA-256 of the echo. */
+async function echoOnce(socket: Socket, data: Buffer): Promise<string> {
+  const hash = createHash('sha256');
+  let got = 0;
+  const onData = (chunk: Buffer): void => {
+    // The echo of this round only: the caller waits for it before it sends the next round.
+    hash.update(chunk.subarray(0, Math.max(0, Math.min(chunk.length, data.length - got))));
+    got += chunk.length;
+  };
+  socket.on('data', onData);
+  const echoed = received(socket, data.length);
+  for (let at = 0; at < data.length; at += 256 * 1024) {
+    if (!socket.write(data.subarray(at, at + 256 * 1024))) await once(socket, 'drain');
+  }
+  await withTimeout(echoed, STEP_MS * 3, 'echo');
+  socket.off('data', onData);
+  assert.equal(got, data.length, 'no more than what was sent comes back');
+  return hash.digest('hex');
+}
 
 describe('splice addon', () => {
   it('is available on Linux once built', () => {
@@ -73,46 +109,107 @@ describe('splice addon', () => {
     assert.equal(restored?.poolSize, 16);
   });
 
-  for (const [syscall, free] of [['pipe2', 2], ['fcntl', 0]] as const) {
-    it(`falls back to the stream relay for a connection that hits EMFILE in ${syscall}`, async () => {
-      configureSplice({ pipeSizeBytes: 1 << 20, poolSize: 0 }); // no pooled pipe to fall back on
-      const starved: StartRelay = (client, backend) => {
-        const fillers: number[] = [];
-        try {
-          for (;;) fillers.push(openSync('/dev/null', 'r'));
-        } catch {
-          // EMFILE: every descriptor is taken
-        }
-        for (const fd of fillers.splice(0, free)) closeSync(fd);
-        try {
-          return startSpliceRelay(client, backend);
-        } finally {
-          for (const fd of fillers) closeSync(fd);
-        }
-      };
-      const rig = await Rig.open(starved, (s) => s.pipe(s));
+  // Start takes no pipe (a direction takes one only for a bulk flow, see the pipe2 case below): only
+  // the dup of the sockets can fail for want of descriptors.
+  it('falls back to the stream relay for a connection that hits EMFILE in fcntl', async () => {
+    const starved: StartRelay = (client, backend) => {
+      const fillers = fillFdTable(0);
       try {
-        const before = fdUsage();
-        const fallbacks = spliceFallbacks().count;
-        const { socket, leg } = await rig.connect();
-        assert.deepEqual(spliceFallbacks(), { count: fallbacks + 1, lastReason: `${syscall}: EMFILE` });
-        const reply = new Promise<string>((resolve) => {
-          let text = '';
-          socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
-          socket.on('end', () => resolve(text));
-        });
-        socket.end('still served');
-        assert.equal(await withTimeout(reply, STEP_MS, 'echo through the fallback'), 'still served');
-        assert.deepEqual(await withTimeout(leg.relay.done, STEP_MS, 'done'), { hostToContainer: 12, containerToHost: 12 });
-        assert.ok(leg.client.bytesRead > 0, 'the stream relay carried it');
-        if (!socket.closed) await withTimeout(once(socket, 'close'), STEP_MS, 'client close');
-        assert.ok(fdUsage().pipes <= before.pipes, 'no pipe left behind by the failed start');
+        return startSpliceRelay(client, backend);
       } finally {
-        await rig.close();
-        configureSplice({ pipeSizeBytes: 1 << 20, poolSize: 16 });
+        for (const fd of fillers) closeSync(fd);
       }
-    });
-  }
+    };
+    const rig = await Rig.open(starved, (s) => s.pipe(s));
+    try {
+      const before = fdUsage();
+      const fallbacks = spliceFallbacks().count;
+      const { socket, leg } = await rig.connect();
+      assert.deepEqual(spliceFallbacks(), { count: fallbacks + 1, lastReason: 'fcntl: EMFILE' });
+      const reply = new Promise<string>((resolve) => {
+        let text = '';
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        socket.on('end', () => resolve(text));
+      });
+      socket.end('still served');
+      assert.equal(await withTimeout(reply, STEP_MS, 'echo through the fallback'), 'still served');
+      assert.deepEqual(await withTimeout(leg.relay.done, STEP_MS, 'done'), { hostToContainer: 12, containerToHost: 12 });
+      assert.ok(leg.client.bytesRead > 0, 'the stream relay carried it');
+      if (!socket.closed) await withTimeout(once(socket, 'close'), STEP_MS, 'client close');
+      assert.ok(fdUsage().pipes <= before.pipes, 'no pipe left behind by the failed start');
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('holds no pipe fd while a connection that moved bulk data both ways is idle', async () => {
+    configureSplice({ pipeSizeBytes: 1 << 20, poolSize: 0 }); // given-back pipes are closed, not pooled
+    const rig = await Rig.open(startSpliceRelay, (s) => s.pipe(s));
+    try {
+      const before = fdUsage();
+      const counters = spliceInfo();
+      const { socket, leg } = await rig.connect();
+      for (const size of [100, 4 * MiB + 1, 2000]) {
+        const data = randomBytes(size);
+        assert.equal(await echoOnce(socket, data), sha256(data));
+        await pollUntil(() => spliceInfo()?.pipesInUse === 0, STEP_MS, 'no pipe in use once idle');
+        const now = fdUsage();
+        assert.equal(now.pipes, before.pipes, `pipe fds in /proc/self/fd while idle after ${size} bytes`);
+        // At most the test's client, the proxy's two sockets and their dups, the backend's socket
+        // (sockets of earlier tests may still be closing, so not an equality).
+        assert.ok(now.fds <= before.fds + 6, `${now.fds - before.fds} more descriptors while idle`);
+      }
+      const after = spliceInfo();
+      assert.ok(counters !== undefined && after !== undefined);
+      assert.ok(after.splicedBytes > counters.splicedBytes, 'the bulk round was spliced');
+      assert.ok(after.copiedBytes > counters.copiedBytes, 'the small rounds were copied');
+      socket.end();
+      await withTimeout(leg.relay.done, STEP_MS, 'done');
+    } finally {
+      await rig.close();
+      configureSplice({ pipeSizeBytes: 1 << 20, poolSize: 16 });
+    }
+  });
+
+  it('loses no byte when pipe2 fails mid-connection (fd table full while idle), and splices again after', async () => {
+    configureSplice({ pipeSizeBytes: 1 << 20, poolSize: 0 }); // no pooled pipe to fall back on
+    const rig = await Rig.open(startSpliceRelay, (s) => s.pipe(s));
+    try {
+      const fallbacks = spliceFallbacks().count;
+      const { socket, leg } = await rig.connect();
+      const small = Buffer.from('before the fd table fills');
+      assert.equal(await echoOnce(socket, small), sha256(small));
+      const bulk = randomBytes(LIGHT ? 2 * MiB + 5 : 8 * MiB + 5);
+      const bulkHash = sha256(bulk);
+      const failuresBefore = spliceInfo()?.pipeFailures ?? 0;
+      const fillers = fillFdTable(1); // one free fd: pipe2 needs two
+      let starvedHash: string;
+      try {
+        starvedHash = await echoOnce(socket, bulk);
+      } finally {
+        for (const fd of fillers) closeSync(fd);
+      }
+      assert.equal(starvedHash, bulkHash, 'every byte arrived, in order, through the copy path');
+      const failures = (spliceInfo()?.pipeFailures ?? 0) - failuresBefore;
+      assert.ok(failures >= 2, `both directions were refused a pipe (${failures} pipe2 failures)`);
+      const splicedBefore = spliceInfo()?.splicedBytes ?? 0;
+      assert.equal(await echoOnce(socket, bulk), bulkHash);
+      assert.ok((spliceInfo()?.splicedBytes ?? 0) > splicedBefore, 'bulk is spliced again once fds are free');
+      const reply = new Promise<string>((resolve) => {
+        let text = '';
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        socket.on('end', () => resolve(text));
+      });
+      socket.end('bye');
+      assert.equal(await withTimeout(reply, STEP_MS, 'last echo'), 'bye');
+      const total = small.length + 2 * bulk.length + 3;
+      assert.deepEqual(await withTimeout(leg.relay.done, STEP_MS, 'done'), { hostToContainer: total, containerToHost: total });
+      assert.equal(spliceFallbacks().count, fallbacks, 'the connection stayed on the splice path');
+    } finally {
+      await rig.close();
+      configureSplice({ pipeSizeBytes: 1 << 20, poolSize: 16 });
+    }
+  });
 
   it('releases everything when a worker running relays is terminated', async () => {
     const before = fdUsage();
