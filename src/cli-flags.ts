@@ -57,7 +57,7 @@ const checkAddr = (value: string): string | undefined =>
 /** Options beyond docker-proxy's; each also has an environment variable named by envName(). */
 export const EXTRA_FLAGS: readonly GoFlag[] = [
   { name: 'config', typeName: 'string', usage: 'serve the mappings of this JSON file ({"mappings": [SPEC, ...]}); SIGHUP re-reads it', defaultText: '', check: checkPath },
-  { name: 'data-path', typeName: 'string', usage: `how TCP bytes move: ${DATA_PATHS.join(', ')} (splice: zero-copy in the kernel; auto: splice when available)`, defaultText: ' (default "auto")', check: checkDataPath },
+  { name: 'data-path', typeName: 'string', usage: `${DATA_PATHS.join(', ')}: splice uses the native addon (splice(2) for TCP, recvmmsg/sendmmsg with IP_PKTINFO for UDP), stream pure JS, auto native where it loads`, defaultText: ' (default "auto")', check: checkDataPath },
   { name: 'log-file', typeName: 'string', usage: 'also append JSON logs to this file (dockerd discards stderr)', defaultText: '', check: checkPath },
   { name: 'metrics-addr', typeName: 'string', usage: 'serve Prometheus metrics on GET /metrics (and GET /healthz) at IP:PORT; use loopback', defaultText: '', check: checkAddr },
   { name: 'metrics-dir', typeName: 'string', usage: 'write metrics to DIR/<proto>_<host-ip>_<host-port>.prom (node_exporter textfile collector)', defaultText: '', check: checkPath },

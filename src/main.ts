@@ -5,6 +5,7 @@ import { parseCommandLine } from './cli.js';
 import { describeMapping, type ProxyConfig } from './config.js';
 import { ProxyError, describeError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
+import { chooseUdpPath } from './proxy.js';
 import { startService, type Service } from './service.js';
 import { openStatusPipe, type StatusPipe } from './status-pipe.js';
 import { versionLine } from './version.js';
@@ -94,7 +95,11 @@ async function run(config: ProxyConfig, status: StatusPipe): Promise<void> {
   if (config.mode === 'multi') handleReload(service, log);
   // Settles --data-path auto now that "0\n" is out: loading the addon was the slowest start-up step.
   const path = service.hasTcp ? service.dataPath() : undefined;
-  log.info({ dataPath: path?.name ?? 'datagram', fallbackReason: path?.fallbackReason, mappings: service.mappings }, `proxy running: ${what}`);
+  const udp = config.mappings.some((mapping) => mapping.proto === 'udp') ? chooseUdpPath(config.dataPath) : undefined;
+  log.info({
+    dataPath: path?.name, fallbackReason: path?.fallbackReason, udpPath: udp?.name, udpFallbackReason: udp?.fallbackReason,
+    mappings: service.mappings,
+  }, `proxy running: ${what}`);
 }
 
 async function main(): Promise<void> {

@@ -1,11 +1,13 @@
 // The Proxy seam and the one switch on the protocol: open the frontend socket, build the proxy.
-import { describeMapping, type Mapping } from './config.js';
+import { describeMapping, type DataPathPreference, type Mapping } from './config.js';
+import { ConfigError } from './errors.js';
 import { openTcpListener, openUdpSocket } from './listen.js';
 import type { Logger } from './log.js';
 import type { TcpSnapshot, UdpSnapshot } from './metrics.js';
 import type { StartRelay } from './relay.js';
 import { TcpProxy, type TcpObserver } from './tcp.js';
 import { UdpProxy } from './udp.js';
+import { openNativeUdpProxy, udpNativeAvailable } from './udp-native.js';
 
 /** Proxy is one running mapping. */
 export interface Proxy {
@@ -19,6 +21,20 @@ export interface Proxy {
 export interface UdpSettings {
   readonly udpIdleTimeoutMs: number;
   readonly udpMaxFlows: number;
+  /**
+   * The data path option, shared with TCP: 'stream' is the JS path (udp.ts), 'splice' the native
+   * one (native/udp.cc; a start-up error where it cannot load), 'auto' native when available.
+   */
+  readonly dataPath?: DataPathPreference;
+}
+
+/** Which UDP implementation a mapping gets; see UdpSettings.dataPath. */
+export function chooseUdpPath(preference: DataPathPreference): { name: 'native' | 'js'; fallbackReason?: string } {
+  if (preference === 'stream') return { name: 'js' };
+  const native = udpNativeAvailable();
+  if (native.ok) return { name: 'native' };
+  if (preference === 'splice') throw new ConfigError(`data path splice is unavailable for UDP: ${native.reason}`);
+  return { name: 'js', fallbackReason: native.reason };
 }
 
 /** What createProxy needs besides the mapping. */
@@ -33,10 +49,11 @@ export interface ProxyDeps {
 export async function createProxy(mapping: Mapping, deps: ProxyDeps): Promise<Proxy> {
   const log = deps.log;
   if (mapping.proto === 'udp') {
-    const socket = await openUdpSocket(mapping.frontend, mapping.useListenFd);
-    return new UdpProxy({
-      socket, backend: mapping.backend, idleTimeoutMs: deps.udp.udpIdleTimeoutMs, maxFlows: deps.udp.udpMaxFlows, log,
-    });
+    const settings = { backend: mapping.backend, idleTimeoutMs: deps.udp.udpIdleTimeoutMs, maxFlows: deps.udp.udpMaxFlows, log };
+    const path = chooseUdpPath(deps.udp.dataPath ?? 'auto');
+    log.debug({ udpPath: path.name, fallbackReason: path.fallbackReason }, `udp data path: ${path.name}`);
+    if (path.name === 'native') return openNativeUdpProxy({ ...settings, frontend: mapping.frontend, useListenFd: mapping.useListenFd });
+    return new UdpProxy({ ...settings, socket: await openUdpSocket(mapping.frontend, mapping.useListenFd) });
   }
   const proxy = new TcpProxy({
     backend: mapping.backend, startRelay: deps.startRelay, log, name: describeMapping(mapping), observer: deps.observer,

@@ -7,6 +7,7 @@ import { readConfigFile } from './mapping-spec.js';
 import type { MetricsHandle } from './metrics-setup.js';
 import type { StartRelay } from './relay.js';
 import { Supervisor, type ReloadResult } from './supervisor.js';
+import { chooseUdpPath } from './proxy.js';
 
 /** A started service; stop() is synchronous so that signal handlers can call it before exiting. */
 export interface Service {
@@ -37,7 +38,8 @@ export async function startService(config: ProxyConfig, log: Logger): Promise<Se
   let path: DataPath | undefined = config.dataPath !== 'auto' && hasTcp ? chooseDataPath(config.dataPath) : undefined;
   const dataPath = (): DataPath => (path ??= chooseDataPath(config.dataPath));
   const startRelay: StartRelay = (client, backend) => dataPath().startRelay(client, backend);
-  const dataPathName = (): string => (hasTcp ? dataPath().name : 'datagram');
+  // build_info's data_path: the TCP path where TCP is served, else the UDP one ('native' or 'js').
+  const dataPathName = (): string => (hasTcp ? dataPath().name : chooseUdpPath(config.dataPath).name);
   const fileMappings = (): Mapping[] => (config.configFile === undefined ? [] : readConfigFile(config.configFile));
   const parts: Parts = {};
   try {
