@@ -14,11 +14,17 @@ import { STEP_MS, pollUntil, withTimeout } from '../helpers/timeout.ts';
 
 const V4 = LOOPBACK.v4;
 
-/** `count` consecutive TCP ports free on loopback a moment ago (for host ranges). */
+/** The lowest port the kernel hands out to outgoing connections (ip_local_port_range). */
+const EPHEMERAL_START = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0] ?? 32768);
+
+/**
+ * `count` consecutive TCP ports free on loopback a moment ago (for host ranges). They are drawn
+ * below the ephemeral range: there, no outgoing connection of another test can take one of them
+ * between this check and the proxy's bind.
+ */
 async function freeRange(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const start = await reservePort('tcp', V4);
-    if (start + count > 65535) continue;
+    const start = 10_000 + Math.floor(Math.random() * Math.max(1, EPHEMERAL_START - 10_000 - count));
     const held = [];
     try {
       for (let offset = 0; offset < count; offset++) held.push(await listenTcp({ host: V4, port: start + offset }));
