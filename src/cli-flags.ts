@@ -2,7 +2,7 @@
 // prints and checks them, our extra options with their DOCKER_PROXY_* variables, and -p. Each
 // check returns Go's reason text for a bad value; cli.ts applies them.
 import {
-  DATA_PATHS, LOG_LEVELS, METRICS_INTERVAL_MS_DEFAULT, UDP_MAX_FLOWS_DEFAULT, UDP_MAX_FLOWS_LIMIT,
+  DATA_PATHS, LOG_LEVELS, MAX_TIMER_MS, METRICS_INTERVAL_MS_DEFAULT, UDP_MAX_FLOWS_DEFAULT, UDP_MAX_FLOWS_LIMIT,
   parseDurationMs, parseHostPort, parseIp,
 } from './config.js';
 import { describeError } from './errors.js';
@@ -35,7 +35,9 @@ const checkLogLevel = (value: string): string | undefined =>
   (LOG_LEVELS as readonly string[]).includes(value) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`;
 const checkDuration = (value: string): string | undefined => {
   const ms = parseDurationMs(value);
-  return ms !== undefined && ms >= 1 ? undefined : 'must be a duration such as 90s, 1m30s or 500ms (at least 1ms)';
+  if (ms === undefined || ms < 1) return 'must be a duration such as 90s, 1m30s or 500ms (at least 1ms)';
+  // Node fires longer timers after 1 ms: an idle proxy would spin.
+  return ms <= MAX_TIMER_MS ? undefined : 'must be at most 596h (a Node timer limit)';
 };
 const checkFlowLimit = (value: string): string | undefined => {
   const parsed = parseGoInt(value);

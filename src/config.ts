@@ -121,7 +121,10 @@ const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
  * of seconds ("90", "1.5"). Returns milliseconds, or undefined if the text is not a duration.
  */
 export function parseDurationMs(text: string): number | undefined {
-  if (/^\d+(\.\d*)?$|^\.\d+$/.test(text)) return Number(text) * 1000;
+  if (/^\d+(\.\d*)?$|^\.\d+$/.test(text)) {
+    const seconds = Number(text) * 1000;
+    return Number.isFinite(seconds) ? seconds : undefined;
+  }
   const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
   let total = 0;
   let index = 0;
@@ -135,3 +138,6 @@ export function parseDurationMs(text: string): number | undefined {
   }
   return text.length > 0 && Number.isFinite(total) ? total : undefined;
 }
+
+/** The longest delay a Node timer takes (about 24.8 days); longer ones fire after 1 ms instead. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -1,6 +1,7 @@
 // The UDP flow table: one entry per client address:port, in least-recently-used order, expired
 // after an idle timeout that counts traffic both ways, and bounded so that a flood of new source
 // ports evicts old flows instead of exhausting memory and descriptors. The clock is injected.
+import { MAX_TIMER_MS } from './config.js';
 
 /** The timer functions the table needs; tests pass a fake one. */
 export interface Clock {
@@ -110,7 +111,8 @@ export class FlowTable<F> {
     if (this.#cancelTimer !== undefined && this.#timerDue <= due) return;
     this.#disarm();
     this.#timerDue = due;
-    const delay = Math.max(0, due - this.#options.clock.now());
+    // Clamped: Node turns a delay beyond its limit into 1 ms, which would make the sweep spin.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, due - this.#options.clock.now()));
     this.#cancelTimer = this.#options.clock.setTimer(() => this.#sweep(), delay);
   }
 

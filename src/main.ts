@@ -40,6 +40,9 @@ function handleStopSignals(running: Running): void {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Without a listener, Node opens its debugger (no authentication) on SIGUSR1: for a proxy that
+  // dockerd runs as root, that would hand root to any local user once someone sends the signal.
+  process.on('SIGUSR1', () => running.log?.warn('SIGUSR1 ignored (Node would open its debugger)'));
 }
 
 /** SIGHUP re-reads the mappings file (many-mappings mode); a bad file keeps the running set. */

@@ -3,6 +3,7 @@
 // convention, so hundreds of engine-spawned proxies are scraped through one endpoint.
 import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MAX_TIMER_MS } from './config.js';
 import { describeError } from './errors.js';
 
 export interface TextfileOptions {
@@ -35,7 +36,7 @@ export class TextfileWriter {
   /** Writes the first file now (a failure here is a startup error) and then every interval. */
   async start(): Promise<void> {
     await this.#write(true);
-    this.#timer = setInterval(() => void this.#write(false), this.#options.intervalMs);
+    this.#timer = setInterval(() => void this.#write(false), Math.min(this.#options.intervalMs, MAX_TIMER_MS));
     this.#timer.unref();
   }
 

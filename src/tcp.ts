@@ -1,6 +1,7 @@
 // TcpProxy: for each accepted connection, dial the container and hand both sockets to the relay
 // (stream copy or splice). Failures stay local to their connection; the listener never stops,
 // not even on EMFILE (unlike docker-proxy, moby#6402).
+import { readFileSync } from 'node:fs';
 import { connect, type Server, type Socket } from 'node:net';
 import { TCP_KEEPALIVE_INITIAL_DELAY_MS, formatHostPort, type Endpoint } from './config.js';
 import { describeError, errnoCode } from './errors.js';
@@ -22,6 +23,23 @@ export interface TcpProxyOptions {
   readonly log: Logger;
   /** The mapping, for log lines. */
   readonly name: string;
+}
+
+/** Descriptors kept back for everything but client connections (listeners, pipes, logs, Node). */
+const RESERVED_FDS = 64;
+
+/**
+ * How many connections the descriptor limit allows: each takes 2 (client and backend socket; a
+ * spliced one 2 more for polling, and falls back to the stream relay if those are not there).
+ */
+function connectionBudget(): number | undefined {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((text) => text.startsWith('Max open files'));
+    const soft = Number(line?.split(/\s{2,}/)[1]);
+    return Number.isInteger(soft) && soft > 0 ? Math.max(4, Math.floor((soft - RESERVED_FDS) / 2)) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Plain counters, read at scrape time. Bytes of open connections come from their relays. */
@@ -77,6 +95,17 @@ export class TcpProxy implements Proxy {
   /** Takes the listening server; its accept errors are counted and logged, never fatal. */
   attach(server: Server): void {
     this.#server = server;
+    // When descriptors run out, libuv accepts and closes waiting connections silently. A cap
+    // below the descriptor limit makes Node refuse them itself, with a 'drop' event to count.
+    const budget = connectionBudget();
+    if (budget !== undefined) {
+      server.maxConnections = budget;
+      server.on('drop', () => {
+        this.stats.acceptErrors['EMFILE'] = (this.stats.acceptErrors['EMFILE'] ?? 0) + 1;
+        this.#warn('accept:EMFILE', { code: 'EMFILE' },
+          `connection refused on ${this.#options.name}: too many open files (the descriptor limit allows ${budget} connections); still listening`);
+      });
+    }
     server.on('error', (error) => {
       // libuv's accept loop survives EMFILE/ENFILE by accepting and closing the waiting connection
       // with a reserve descriptor; once descriptors free up, accepting works again.
