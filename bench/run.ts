@@ -4,12 +4,12 @@
 // Usage: npm run bench [-- --quick] (see lib/options.ts for the flags).
 import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { connMemory } from './conn-memory.ts';
 import { httpClose } from './http-close.ts';
 import { httpKeepalive } from './http-keepalive.ts';
 import { idleWakeups } from './idle-wakeups.ts';
-import { type Candidate, type Toolbox, bundleHasDataPathOption } from './lib/candidates.ts';
+import { type Candidate, OURS_DATA_PATH, type Toolbox, bundleHasDataPathOption, isCandidate } from './lib/candidates.ts';
 import { REPO_ROOT, ensureGoProxy, ensureTools } from './lib/deps.ts';
 import { gitDescribe, machineInfo } from './lib/machine.ts';
 import { type RunOptions, USAGE, parseOptions } from './lib/options.ts';
@@ -62,18 +62,19 @@ function prepareTools(options: RunOptions, needed: ReadonlySet<Candidate>): { to
 }
 
 /**
- * Copies dist/ and the splice addon (same relative layout: the bundle loads
- * ../build/Release/splice.node) into the run's directory, so that a rebuild of dist/ during a long
+ * Copies dist/ and the native addons (same relative layout: the bundle loads
+ * ../build/Release/*.node) into the run's directory, so that a rebuild of dist/ during a long
  * run cannot change what is measured halfway through.
  */
 function snapshotOurs(workDir: string): string {
   const bundle = join(workDir, 'ours', 'dist', 'docker-proxy.cjs');
   // dist/ is the bundle plus vendor/*.cjs, the vendors it loads only when used.
   cpSync(join(REPO_ROOT, 'dist'), join(workDir, 'ours', 'dist'), { recursive: true });
-  if (existsSync(SPLICE_ADDON)) {
-    mkdirSync(join(workDir, 'ours', 'build', 'Release'), { recursive: true });
-    copyFileSync(SPLICE_ADDON, join(workDir, 'ours', 'build', 'Release', 'splice.node'));
-  }
+  const release = dirname(SPLICE_ADDON);
+  const addons = existsSync(release) ? readdirSync(release).filter((name) => name.endsWith('.node')) : [];
+  if (addons.length > 0) mkdirSync(join(workDir, 'ours', 'build', 'Release'), { recursive: true });
+  // Every addon: splice.node, and any other the bundle may load (a UDP one, say).
+  for (const name of addons) copyFileSync(join(release, name), join(workDir, 'ours', 'build', 'Release', name));
   return bundle;
 }
 
@@ -114,7 +115,7 @@ async function main(): Promise<number> {
 
   const problems: Problem[] = [];
   for (const [variant, path] of Object.entries(dataPaths)) {
-    if (dataPathOption && variant !== `ours-${path}`) {
+    if (dataPathOption && isCandidate(variant) && path !== OURS_DATA_PATH[variant]) {
       problems.push({ scenario: 'verify', candidate: variant, what: `asked for its data path, it logged dataPath ${path}` });
     }
   }
@@ -129,7 +130,9 @@ async function main(): Promise<number> {
         progress(`PROBLEM ${scenario.name} / ${candidate}: ${what}`);
       },
     };
-    outcomes.push(await runScenario(scenario, candidatesOf(scenario), settings));
+    const outcome = await runScenario(scenario, candidatesOf(scenario), settings);
+    if (outcome.error !== undefined) problems.push({ scenario: scenario.name, candidate: 'all', what: `the scenario could not start: ${outcome.error}` });
+    outcomes.push(outcome);
   }
   const result: RunResult = {
     date: new Date().toISOString(),

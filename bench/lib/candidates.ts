@@ -4,15 +4,32 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isBound } from './ports.ts';
+import { freePort, isBound } from './ports.ts';
 import { type Exit, type Tracked, startTracked, stopTracked } from './procs.ts';
 import { openStatusFifo } from './status-fifo.ts';
 
-/** Candidates of the traffic scenarios, in table order. */
-export const TRAFFIC_CANDIDATES = ['ours-splice', 'ours-stream', 'go', 'socat', 'direct'] as const;
-/** Every candidate name, including the bare Node listener baseline of the start-up scenario. */
-export const ALL_CANDIDATES = [...TRAFFIC_CANDIDATES, 'bare'] as const;
+/**
+ * Candidates of the traffic scenarios, in table order. `ours-metrics` sits next to `ours-splice`:
+ * the rotation of each round keeps the two back to back, so background load hits them alike.
+ */
+export const TRAFFIC_CANDIDATES = ['ours-splice', 'ours-metrics', 'ours-stream', 'go', 'socat', 'direct'] as const;
+/**
+ * Metrics on vs off is a difference of a few per cent, far below the round-to-round noise of a
+ * shared 2-CPU machine: in full mode the two run 4× the rounds (20 with the default 5), paired.
+ */
+export const METRICS_OVERHEAD_ROUNDS = { candidates: ['ours-splice', 'ours-metrics'], factor: 4 } as const;
+
+/**
+ * Every candidate name: the traffic ones, the bare Node listener baseline of the start-up
+ * scenario, and `ours-many`, our proxy in its many-mappings mode (`-p SPEC`).
+ */
+export const ALL_CANDIDATES = [...TRAFFIC_CANDIDATES, 'bare', 'ours-many'] as const;
 export type Candidate = (typeof ALL_CANDIDATES)[number];
+
+/** The TCP data path each of our variants is asked to run (DOCKER_PROXY_DATA_PATH). */
+export const OURS_DATA_PATH: Readonly<Partial<Record<Candidate, 'splice' | 'stream'>>> = {
+  'ours-splice': 'splice', 'ours-metrics': 'splice', 'ours-stream': 'stream', 'ours-many': 'splice',
+};
 
 export function isCandidate(name: string): name is Candidate {
   return (ALL_CANDIDATES as readonly string[]).includes(name);
@@ -44,6 +61,8 @@ export interface RunningProxy {
   readonly readyMs: number;
   /** Its stdout+stderr (undefined for direct). */
   readonly logPath: string | undefined;
+  /** Where it serves GET /metrics (ours-metrics only). */
+  readonly metricsPort?: number;
   /** The exit, if the process ended on its own (a crash while under test). */
   died(): Exit | undefined;
   stop(): Promise<Exit | undefined>;
@@ -77,14 +96,37 @@ function socatArgs(mapping: Mapping): string[] {
     : ['-T', '90', `UDP4-LISTEN:${hostPort},bind=127.0.0.1,reuseaddr,fork`, `UDP4:127.0.0.1:${containerPort}`];
 }
 
-function command(candidate: Candidate, mapping: Mapping, tools: Toolbox):
-  { file: string; args: string[]; env: NodeJS.ProcessEnv; statusPipe: boolean } {
+/** `-p` SPEC of one mapping, the many-mappings syntax. */
+export function publishSpec(proto: 'tcp' | 'udp', hostPorts: string, containerPort: number): string {
+  return `127.0.0.1:${hostPorts}:127.0.0.1:${containerPort}/${proto}`;
+}
+
+/** The environment of our proxy: the asked-for data path, plus any extra variables. */
+export function oursEnv(candidate: Candidate, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return cleanEnv({ DOCKER_PROXY_DATA_PATH: OURS_DATA_PATH[candidate] ?? 'splice', ...extra });
+}
+
+interface Command {
+  readonly file: string;
+  readonly args: string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly statusPipe: boolean;
+}
+
+function command(candidate: Candidate, mapping: Mapping, tools: Toolbox, metricsPort: number | undefined): Command {
   const args = dockerdArgs(mapping);
   switch (candidate) {
     case 'ours-splice':
     case 'ours-stream':
+      return { file: process.execPath, args: [tools.oursBundle, ...args], statusPipe: true, env: oursEnv(candidate) };
+    case 'ours-metrics':
+      // Metrics on: the HTTP endpoint that the scraper of lib/cpu.ts reads during every load.
       return { file: process.execPath, args: [tools.oursBundle, ...args], statusPipe: true,
-        env: cleanEnv({ DOCKER_PROXY_DATA_PATH: candidate === 'ours-splice' ? 'splice' : 'stream' }) };
+        env: oursEnv(candidate, { DOCKER_PROXY_METRICS_ADDR: `127.0.0.1:${String(metricsPort)}` }) };
+    case 'ours-many':
+      // One mapping, but through the many-mappings path (-p), as the correctness check needs.
+      return { file: process.execPath, statusPipe: true, env: oursEnv(candidate),
+        args: [tools.oursBundle, '-p', publishSpec(mapping.proto, String(mapping.hostPort), mapping.containerPort)] };
     case 'go':
       if (tools.goBinary === undefined) throw new StartError('the Go docker-proxy was not fetched');
       return { file: tools.goBinary, args, env: cleanEnv({}), statusPipe: true };
@@ -114,7 +156,23 @@ export async function startCandidate(candidate: Candidate, mapping: Mapping, too
     return { candidate, pid: undefined, port: mapping.containerPort, readyMs: 0, logPath: undefined,
       died: () => undefined, stop: () => Promise.resolve(undefined) };
   }
-  const { file, args, env, statusPipe } = command(candidate, mapping, tools);
+  const metricsPort = candidate === 'ours-metrics' ? await freePort() : undefined;
+  const proxy = await startCommand(candidate, command(candidate, mapping, tools, metricsPort), mapping, tools);
+  return metricsPort === undefined ? proxy : { ...proxy, metricsPort };
+}
+
+/**
+ * Starts our proxy with a command line of its own (the many-mappings scenario's `-p` specs) and
+ * waits for "0\n" on fd 3. `port` is what its RunningProxy reports as the clients' port.
+ */
+export function startOurs(candidate: Candidate, args: readonly string[], port: number, tools: Toolbox,
+  extraEnv: Record<string, string> = {}): Promise<RunningProxy> {
+  const spec: Command = { file: process.execPath, args: [tools.oursBundle, ...args], env: oursEnv(candidate, extraEnv), statusPipe: true };
+  return startCommand(candidate, spec, { proto: 'tcp', hostPort: port, containerPort: 0 }, tools);
+}
+
+async function startCommand(candidate: Candidate, spec: Command, mapping: Mapping, tools: Toolbox): Promise<RunningProxy> {
+  const { file, args, env, statusPipe } = spec;
   const logPath = join(tools.workDir, `${candidate}-${mapping.proto}-${mapping.hostPort}-${logCounter++}.log`);
   const logFd = openSync(logPath, 'w');
   const fifo = statusPipe ? openStatusFifo(tools.workDir) : undefined;

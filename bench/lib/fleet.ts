@@ -1,7 +1,7 @@
 // One running proxy per candidate for a scenario's lifetime (or, with `fresh`, a new one for each
 // measurement). A proxy that dies under test is recorded as a problem, the measurement is
 // discarded, and a fresh one takes its place.
-import { type Candidate, type Mapping, type RunningProxy, startCandidate } from './candidates.ts';
+import { type Candidate, type Mapping, type RunningProxy, StartError, startCandidate } from './candidates.ts';
 import type { Exit } from './procs.ts';
 import { freePort } from './ports.ts';
 import type { RunSettings, Sample } from './scenario.ts';
@@ -26,10 +26,18 @@ export class Fleet {
   }
 
   async #start(candidate: Candidate): Promise<RunningProxy> {
-    const mapping: Mapping = { proto: this.#proto, hostPort: await freePort(), containerPort: this.#containerPort };
-    const proxy = await startCandidate(candidate, mapping, this.#settings.tools);
-    this.#proxies.set(candidate, proxy);
-    return proxy;
+    for (let attempt = 1; ; attempt++) {
+      // A UDP mapping needs the port free for UDP: a TCP probe alone once picked a port a UDP socket held.
+      const mapping: Mapping = { proto: this.#proto, hostPort: await freePort(this.#proto === 'udp'), containerPort: this.#containerPort };
+      try {
+        const proxy = await startCandidate(candidate, mapping, this.#settings.tools);
+        this.#proxies.set(candidate, proxy);
+        return proxy;
+      } catch (error) {
+        // The port was taken between the probe and the proxy's bind: try another one.
+        if (attempt >= 3 || !(error instanceof StartError) || !/address already in use|never bound/.test(error.message)) throw error;
+      }
+    }
   }
 
   /** Starts every candidate (in order, so start-up never overlaps); nothing to do when fresh. */

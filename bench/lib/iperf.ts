@@ -9,16 +9,19 @@ export interface IperfServer {
   stop(): Promise<void>;
 }
 
-export async function startIperfServer(): Promise<IperfServer> {
-  const port = await freePort(true);
+/** Starts `iperf3 -s` on `port`, or on an OS-chosen one. */
+export async function startIperfServer(chosen?: number): Promise<IperfServer> {
+  const port = chosen ?? await freePort(true);
   const proc: Tracked = startTracked('iperf3', ['-s', '-B', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   await untilListening(proc, 'tcp', port, 'iperf3 -s');
   return { port, stop: async () => { await stopTracked(proc, 'SIGTERM'); } };
 }
 
-/** What the receiving side counted. */
+/** What the receiving side counted (and what the sender wrote). */
 export interface BulkResult {
   readonly bytes: number;
+  /** Bytes the client wrote: more than `bytes` by what was in flight when the test ended. */
+  readonly sentBytes: number;
   readonly seconds: number;
   readonly bitsPerSecond: number;
 }
@@ -45,6 +48,7 @@ export async function runIperfTcp(port: number, seconds: number, streams: number
   if (typeof error === 'string') throw new Error(`iperf3: ${error}`);
   return {
     bytes: numberAt(json, 'end', 'sum_received', 'bytes'),
+    sentBytes: numberAt(json, 'end', 'sum_sent', 'bytes'),
     seconds: numberAt(json, 'end', 'sum_received', 'seconds'),
     bitsPerSecond: numberAt(json, 'end', 'sum_received', 'bits_per_second'),
   };

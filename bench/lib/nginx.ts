@@ -40,15 +40,15 @@ http {
 `;
 }
 
-/** Starts nginx (one worker: leaves CPU for the proxy on a small machine). */
-export async function startNginx(): Promise<Nginx> {
+/** Starts nginx (one worker: leaves CPU for the proxy on a small machine) on `chosen` or an OS-chosen port. */
+export async function startNginx(chosen?: number): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-nginx-'));
   // nginx's workers run as nobody when started by root: they must be able to read the file.
   chmodSync(dir, 0o755);
   mkdirSync(join(dir, 'www'), { mode: 0o755 });
   mkdirSync(join(dir, 'tmp'));
   writeFileSync(join(dir, 'www', 'index.html'), 'x'.repeat(STATIC_FILE_BYTES - 1) + '\n', { mode: 0o644 });
-  const port = await freePort();
+  const port = chosen ?? await freePort();
   writeFileSync(join(dir, 'nginx.conf'), config(dir, port));
   const proc = startTracked('nginx', ['-e', join(dir, 'error.log'), '-p', dir, '-c', join(dir, 'nginx.conf')],
     { stdio: ['ignore', 'ignore', 'inherit'] });

@@ -18,11 +18,12 @@ export interface RunOptions {
 export const USAGE = `usage: node --import tsx bench/run.ts [--quick] [--rounds N] [--seconds S]
        [--scenarios a,b] [--candidates a,b] [--out DIR]
   --quick       3 short rounds (whole run under 5 minutes); default is 5 rounds of 5 s
+                (ours-splice vs ours-metrics then run 4× the rounds, paired)
   --rounds N    rounds per scenario (at least 1; 3 or more for a report)
   --seconds S   seconds per load run (iperf3, wrk, UDP sender), whole seconds
   --scenarios   tcp-bulk,http-keepalive,http-close,udp-pps,startup-memory,idle-wakeups,
                 conn-memory,many-mappings
-  --candidates  ours-splice,ours-stream,go,socat,direct,bare
+  --candidates  ours-splice,ours-metrics,ours-stream,go,socat,direct,bare,ours-many
   --out DIR     where latest.json, latest.md and the SVGs go (default bench/results)`;
 
 function positiveInt(text: string | undefined, fallback: number, name: string): number {

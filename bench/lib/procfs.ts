@@ -97,6 +97,11 @@ export interface TreeMemory {
   readonly private: number;
 }
 
+/** Memory of `pid` alone: for many processes known not to fork, without a /proc walk per process. */
+export function ownMemory(pid: number): TreeMemory {
+  return { pss: smapsField(pid, 'Pss'), private: smapsField(pid, 'Private_Clean') + smapsField(pid, 'Private_Dirty') };
+}
+
 export function treeMemory(pid: number): TreeMemory {
   let pss = 0;
   let own = 0;

@@ -4,7 +4,10 @@ import { formatNumber, ratio } from './stats.ts';
 import { type Panel, barChartSvg } from './svg.ts';
 
 /** Ratio rows printed under each table: each "ours" variant against each reference present. */
-const RATIO_ROWS = [['ours-splice', 'go'], ['ours-stream', 'go'], ['ours-splice', 'bare'], ['ours-stream', 'bare']] as const;
+const RATIO_ROWS = [
+  ['ours-splice', 'go'], ['ours-stream', 'go'], ['ours-splice', 'bare'], ['ours-stream', 'bare'],
+  ['ours-metrics', 'ours-splice'], ['ours-many', 'ours-splice'],
+] as const;
 
 function row(cells: readonly string[]): string {
   return `| ${cells.join(' | ')} |`;
@@ -22,7 +25,7 @@ function scenarioTable(scenario: ScenarioOutcome): string[] {
     const medians = scenario.medians[candidate] ?? {};
     lines.push(row([candidate, ...scenario.metrics.map((metric) => formatNumber(medians[metric.key])), roundsDone(scenario, candidate)]));
   }
-  for (const [ours, reference] of RATIO_ROWS) {
+  for (const [ours, reference] of scenario.ratioRows ?? RATIO_ROWS) {
     if (!scenario.candidates.includes(ours) || !scenario.candidates.includes(reference)) continue;
     const cells = scenario.metrics.map((metric) => {
       const value = ratio(scenario.medians[ours]?.[metric.key], scenario.medians[reference]?.[metric.key]);
@@ -34,12 +37,78 @@ function scenarioTable(scenario: ScenarioOutcome): string[] {
   return lines;
 }
 
+function roundsLine(scenario: ScenarioOutcome): string {
+  const paired = scenario.paired;
+  const all = `${scenario.mainRounds} round${scenario.mainRounds === 1 ? '' : 's'} of every candidate`;
+  return paired === undefined ? `Rounds: ${all}.`
+    : `Rounds: ${all}, then ${paired.rounds - scenario.mainRounds} more of ${paired.candidates.join(' and ')} only, alternating `
+      + `(${paired.rounds} in all): the table's figures are medians of the first ${scenario.mainRounds}; the targets between `
+      + 'those two use the per-round ratios of all their rounds.';
+}
+
+/** Ratios to 3 decimals when the goal is a few per cent, else 2. */
+function ratioText(value: number, fine: boolean): string {
+  return value.toFixed(fine ? 3 : 2);
+}
+
+/** Per-round ratios: min–max, and for a goal with a tolerance, how the spread compares with it. */
+function spreadCell(target: TargetOutcome): string {
+  const rounds = target.roundRatios;
+  if (rounds === undefined) return target.basis === 'absolute' ? '' : 'n/a';
+  const fine = target.tolerance !== undefined;
+  let text = `${ratioText(rounds.min, fine)}–${ratioText(rounds.max, fine)} (${rounds.count} rounds`;
+  if (fine && rounds.ci95 !== undefined) text += `; median's 95 % CI ${ratioText(rounds.ci95[0], fine)}–${ratioText(rounds.ci95[1], fine)}`;
+  text += ')';
+  if (target.tolerance !== undefined && rounds.max - rounds.min > target.tolerance) {
+    text += `, spread ${((rounds.max - rounds.min) * 100).toFixed(1)} % > ${Math.round(target.tolerance * 100)} %`;
+  }
+  return text;
+}
+
+function verdictCell(target: TargetOutcome): string {
+  if (target.met === undefined) return 'not measured';
+  const verdict = target.met ? 'met' : '**MISSED**';
+  if (target.basis !== 'paired') return verdict;
+  const ci = target.roundRatios?.ci95;
+  if (ci === undefined) return `${verdict} (too few rounds to be sure)`;
+  const straddles = ci[0] < target.goal && ci[1] > target.goal;
+  return straddles ? `${verdict} (not resolved: the CI spans the goal)` : verdict;
+}
+
 function targetLine(target: TargetOutcome): string {
-  const goal = `${target.op === '>=' ? '≥' : '≤'} ${target.goal}× ${target.reference}`;
+  const op = target.op === '>=' ? '≥' : '≤';
+  const fine = target.tolerance !== undefined;
+  if (target.reference === undefined) {
+    const unit = target.unit ?? '';
+    return row([target.label, target.variant, `${op} ${target.goal} ${unit}`,
+      target.oursMedian === undefined ? 'n/a' : `${formatNumber(target.oursMedian)} ${unit}`, '', verdictCell(target)]);
+  }
+  const goal = `${op} ${target.goal}× ${target.reference}`;
+  const medians = `${formatNumber(target.oursMedian)} vs ${formatNumber(target.referenceMedian)}`;
   const measured = target.ratio === undefined ? 'n/a'
-    : `${target.ratio.toFixed(2)}× (${formatNumber(target.oursMedian)} vs ${formatNumber(target.referenceMedian)})`;
-  const verdict = target.met === undefined ? 'not measured' : target.met ? 'met' : '**MISSED**';
-  return row([target.label, target.variant, goal, measured, verdict]);
+    : target.basis === 'paired' ? `${ratioText(target.ratio, fine)}× (median of the per-round ratios; medians ${medians})`
+      : `${ratioText(target.ratio, fine)}× (${medians})`;
+  return row([target.label, target.variant, goal, measured, spreadCell(target), verdictCell(target)]);
+}
+
+/** Says whether the paired targets' rounds spread wider than their goal's tolerance, and which stay unresolved. */
+function spreadSummary(targets: readonly TargetOutcome[]): string[] {
+  const paired = targets.filter((target) => target.tolerance !== undefined && target.roundRatios !== undefined);
+  const wide = paired.filter((target) => (target.roundRatios?.max ?? 0) - (target.roundRatios?.min ?? 0) > (target.tolerance ?? 0));
+  if (wide.length === 0) return [];
+  const unresolved = paired.filter((target) => {
+    const ci = target.roundRatios?.ci95;
+    return ci === undefined || (ci[0] < target.goal && ci[1] > target.goal);
+  });
+  return [
+    `**Spread:** in ${wide.length} of the ${paired.length} paired rows the per-round ratios spread wider than the tolerance of `
+      + 'the goal (3 % for metrics on / off, 5 % for 1010 mappings / 1 mapping): no single round can show a difference that '
+      + 'small, and the verdict rests on the median over the rounds. '
+      + (unresolved.length === 0 ? 'In every paired row the 95 % confidence interval of that median lies on one side of the goal.'
+        : `In ${unresolved.length} of them the 95 % confidence interval of the median spans the goal, or there were too few `
+          + 'rounds for one (marked in the result column): at this noise, these verdicts are not resolved.'),
+    '',
+  ];
 }
 
 function machineLine(result: RunResult): string {
@@ -52,7 +121,7 @@ export function renderMarkdown(result: RunResult): string {
   const lines = [
     '# docker-proxy benchmark results',
     '',
-    `Run finished ${result.date}, ${result.mode} mode: ${result.rounds} rounds, candidates alternating round by round, `
+    `Run finished ${result.date}, ${result.mode} mode: ${result.rounds} rounds (unless a scenario says otherwise), candidates alternating round by round, `
       + `${result.secondsPerLoad} s per load run; wall time ${Math.round(result.wallSeconds)} s. `
       + 'Figures are medians over the rounds; ratios compare medians from this same run.',
     '',
@@ -67,10 +136,14 @@ export function renderMarkdown(result: RunResult): string {
     '',
     '## Targets (ours / reference)',
     '',
-    row(['target', 'ours', 'goal', 'measured', 'result']),
-    row(['---', '---', '---', '---', '---']),
+    'Ratios are of medians, except the rows judged on the median of the per-round ratios (two variants of ours measured '
+      + 'back to back in every round). The per-round column gives the min–max of the ratio round by round.',
+    '',
+    row(['target', 'ours', 'goal', 'measured', 'per-round ratios', 'result']),
+    row(['---', '---', '---', '---', '---', '---']),
     ...result.targets.map(targetLine),
     '',
+    ...spreadSummary(result.targets),
   ];
   for (const scenario of result.scenarios) {
     lines.push(`## ${scenario.title} (\`${scenario.name}\`)`, '', scenario.description, '');
@@ -79,7 +152,10 @@ export function renderMarkdown(result: RunResult): string {
       continue;
     }
     if (scenario.error !== undefined) lines.push(`**Scenario failed: ${scenario.error}**`, '');
-    lines.push(...scenarioTable(scenario), '', `![${scenario.title}](${scenario.name}.svg)`, '');
+    lines.push(roundsLine(scenario), '', ...scenarioTable(scenario), '');
+    for (const note of scenario.notes ?? []) lines.push(`- ${note}`);
+    if ((scenario.notes ?? []).length > 0) lines.push('');
+    lines.push(`![${scenario.title}](${scenario.name}.svg)`, '');
   }
   lines.push('## Problems seen', '');
   if (result.problems.length === 0) lines.push('None: no crash, unexpected exit, failed measurement or fd leak.');
@@ -96,7 +172,7 @@ export function renderSvg(result: RunResult, scenario: ScenarioOutcome): string 
     better: metric.better,
     bars: scenario.candidates.map((name) => ({ name, value: scenario.medians[name]?.[metric.key] })),
   }));
-  const subtitle = `median of ${result.rounds} round${result.rounds === 1 ? '' : 's'}, ${result.mode} mode, ${result.date.slice(0, 10)}, `
+  const subtitle = `median of ${scenario.mainRounds} round${scenario.mainRounds === 1 ? '' : 's'}, ${result.mode} mode, ${result.date.slice(0, 10)}, `
     + `${String(result.machine.nproc)} CPUs, Linux ${String(result.machine.kernel)}, Node ${String(result.machine.node)}`;
   return barChartSvg(scenario.title, subtitle, panels);
 }

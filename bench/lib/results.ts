@@ -10,13 +10,31 @@ export interface ScenarioOutcome {
   readonly description: string;
   readonly metrics: readonly MetricSpec[];
   readonly candidates: readonly string[];
-  /** candidate → one entry per round, in round order. */
+  /** candidate → one entry per round, in round order; the paired candidates' extra rounds follow the others. */
   readonly rounds: Readonly<Record<string, readonly RoundResult[]>>;
-  /** candidate → metric key → median over the rounds that produced it. */
+  /** Rounds every candidate ran (the first entries of each list); the medians cover these. */
+  readonly mainRounds: number;
+  /** Candidates that ran extra rounds, and how many rounds they have in all. */
+  readonly paired?: { readonly candidates: readonly string[]; readonly rounds: number };
+  /** candidate → metric key → median over the main rounds that produced it. */
   readonly medians: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Ratio rows under the table, when the scenario names its own. */
+  readonly ratioRows?: ReadonlyArray<readonly [string, string]>;
+  /** Run-time notes of the scenario, shown under its table. */
+  readonly notes?: readonly string[];
   readonly placeholder?: string;
   /** Set when the scenario could not run at all. */
   readonly error?: string;
+}
+
+/** Ratios of one candidate to another, round by round (rounds where both have the figure). */
+export interface RoundRatios {
+  readonly count: number;
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  /** Distribution-free 95 % confidence interval of the median (order statistics); from 6 rounds on. */
+  readonly ci95: readonly [number, number] | undefined;
 }
 
 export interface TargetOutcome {
@@ -24,12 +42,19 @@ export interface TargetOutcome {
   readonly scenario: string;
   readonly metric: string;
   readonly variant: string;
-  readonly reference: string;
+  /** The candidate divided by, or undefined for an absolute goal (`goal` in `unit`). */
+  readonly reference: string | undefined;
+  readonly unit?: string;
   readonly op: '>=' | '<=';
   readonly goal: number;
+  /** paired: the verdict uses the median of the per-round ratios, not the ratio of the medians. */
+  readonly basis: 'medians' | 'paired' | 'absolute';
   readonly ratio: number | undefined;
   readonly oursMedian: number | undefined;
   readonly referenceMedian: number | undefined;
+  readonly roundRatios: RoundRatios | undefined;
+  /** The tolerance the goal allows (|1 − goal|), when the spread of the rounds should be compared with it. */
+  readonly tolerance?: number;
   readonly met: boolean | undefined;
 }
 

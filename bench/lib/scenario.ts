@@ -27,9 +27,25 @@ export interface RunSettings {
 export interface Session {
   /** One measurement; throws if it cannot be taken. */
   measure?(candidate: Candidate, round: number): Promise<Sample>;
-  /** For scenarios that observe all candidates at once (same window): one call per round. */
-  measureRound?(candidates: readonly Candidate[], round: number): Promise<Map<Candidate, Sample>>;
+  /**
+   * For scenarios that observe all candidates at once (same window): one call per round. A
+   * candidate's entry may be the error that stopped its measurement, and the others still count.
+   */
+  measureRound?(candidates: readonly Candidate[], round: number): Promise<Map<Candidate, Sample | { readonly error: string }>>;
   finish(): Promise<void>;
+  /** Lines for the report under the scenario's table (what was extrapolated, what was decided at run time). */
+  notes?(): string[];
+}
+
+/**
+ * Extra rounds, in full mode, for two candidates whose small difference needs more rounds than
+ * the comparison with the others: after the scenario's rounds, only these two alternate until
+ * each has `factor` times as many. The table's medians stay those of the rounds every candidate
+ * ran; the targets between the two use the per-round ratios of all their rounds.
+ */
+export interface PairedRounds {
+  readonly candidates: readonly [Candidate, Candidate];
+  readonly factor: number;
 }
 
 export interface Scenario {
@@ -45,4 +61,7 @@ export interface Scenario {
   readonly placeholder?: string;
   /** Rounds in --quick mode when fewer than the run's (a long fixed window). */
   readonly quickRounds?: number;
+  readonly pairedRounds?: PairedRounds;
+  /** Ratio rows under the table (ours, reference), when the usual ones (each ours vs go and bare) do not fit. */
+  readonly ratioRows?: ReadonlyArray<readonly [Candidate, Candidate]>;
 }

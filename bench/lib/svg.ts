@@ -24,7 +24,8 @@ const GAP = 14;
 
 /** Fixed colours per candidate, so that every chart reads the same way. */
 const COLOURS: Readonly<Record<string, string>> = {
-  'ours-splice': '#1d4ed8', 'ours-stream': '#60a5fa', go: '#047857', socat: '#b45309', direct: '#6b7280', bare: '#7c3aed',
+  'ours-splice': '#1d4ed8', 'ours-metrics': '#1e3a8a', 'ours-stream': '#60a5fa', 'ours-many': '#0891b2',
+  go: '#047857', socat: '#b45309', direct: '#6b7280', bare: '#7c3aed',
 };
 
 function escape(text: string): string {

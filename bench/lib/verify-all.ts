@@ -1,9 +1,19 @@
 // Runs the echo check through every candidate, TCP and UDP, before anything is timed.
 import { type Candidate, StartError, type Toolbox, loggedDataPath, startCandidate } from './candidates.ts';
 import { startTcpEcho, startUdpEcho } from './echo.ts';
+import { scrape, total } from './metrics-scrape.ts';
 import { freePort } from './ports.ts';
 import { progress } from './progress.ts';
 import { verifyEcho } from './verify.ts';
+
+/** The endpoint answers, and counted the echo that just went through. */
+async function verifyMetrics(port: number, proto: 'tcp' | 'udp'): Promise<void> {
+  const series = await scrape(port);
+  const bytes = total(series, 'docker_proxy_bytes_total', { direction: 'host_to_container' });
+  if (total(series, 'docker_proxy_build_info') !== 1 || bytes <= 0) {
+    throw new Error(`GET /metrics: build_info ${total(series, 'docker_proxy_build_info')}, ${proto} bytes_total{host_to_container} ${bytes} after the echo`);
+  }
+}
 
 /**
  * Throws, naming the candidate and protocol, at the first echo that does not come back intact.
@@ -17,12 +27,13 @@ export async function verifyAll(candidates: readonly Candidate[], tools: Toolbox
       // The bare listener is TCP-only by design.
       const protos = candidate === 'bare' ? (['tcp'] as const) : (['tcp', 'udp'] as const);
       for (const proto of protos) {
-        const mapping = { proto, hostPort: await freePort(), containerPort: backends[proto].port };
+        const mapping = { proto, hostPort: await freePort(proto === 'udp'), containerPort: backends[proto].port };
         const proxy = await startCandidate(candidate, mapping, tools);
         try {
           // socat's UDP-LISTEN,fork hands every datagram queued before its fork to the first
           // client's child, so concurrent new flows get mixed up (bench/README.md): one client.
           await verifyEcho(proto, proxy.port, candidate === 'socat' ? 1 : 2);
+          if (proxy.metricsPort !== undefined) await verifyMetrics(proxy.metricsPort, proto);
         } catch (error) {
           throw new StartError(`CORRECTNESS FAILURE: ${candidate} ${proto} echo: ${error instanceof Error ? error.message : String(error)}`);
         } finally {
