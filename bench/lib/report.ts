@@ -56,7 +56,7 @@ function spreadCell(target: TargetOutcome): string {
   const rounds = target.roundRatios;
   if (rounds === undefined) return target.basis === 'absolute' ? '' : 'n/a';
   const fine = target.tolerance !== undefined;
-  let text = `${ratioText(rounds.min, fine)}–${ratioText(rounds.max, fine)} (${rounds.count} rounds`;
+  let text = `${ratioText(rounds.min, fine)}–${ratioText(rounds.max, fine)} (${rounds.count} round${rounds.count === 1 ? '' : 's'}`;
   if (fine && rounds.ci95 !== undefined) text += `; median's 95 % CI ${ratioText(rounds.ci95[0], fine)}–${ratioText(rounds.ci95[1], fine)}`;
   text += ')';
   if (target.tolerance !== undefined && rounds.max - rounds.min > target.tolerance) {
@@ -105,8 +105,8 @@ function spreadSummary(targets: readonly TargetOutcome[]): string[] {
       + 'the goal (3 % for metrics on / off, 5 % for 1010 mappings / 1 mapping): no single round can show a difference that '
       + 'small, and the verdict rests on the median over the rounds. '
       + (unresolved.length === 0 ? 'In every paired row the 95 % confidence interval of that median lies on one side of the goal.'
-        : `In ${unresolved.length} of them the 95 % confidence interval of the median spans the goal, or there were too few `
-          + 'rounds for one (marked in the result column): at this noise, these verdicts are not resolved.'),
+        : `In ${unresolved.length} of the ${paired.length} the 95 % confidence interval of the median spans the goal, or there were `
+          + 'too few rounds for one (marked in the result column): at this noise, those verdicts are not resolved.'),
     '',
   ];
 }
