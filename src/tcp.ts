@@ -33,6 +33,15 @@ const RESERVED_FDS = 64;
  * spliced one 2 more for polling, and falls back to the stream relay if those are not there).
  */
 function connectionBudget(): number | undefined {
+  // The limit is the process's, not the mapping's: read it once, not once per listener (1000s with -p).
+  if (budget !== null) return budget;
+  budget = readConnectionBudget();
+  return budget;
+}
+
+let budget: number | undefined | null = null;
+
+function readConnectionBudget(): number | undefined {
   try {
     const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((text) => text.startsWith('Max open files'));
     const soft = Number(line?.split(/\s{2,}/)[1]);
@@ -97,13 +106,13 @@ export class TcpProxy implements Proxy {
     this.#server = server;
     // When descriptors run out, libuv accepts and closes waiting connections silently. A cap
     // below the descriptor limit makes Node refuse them itself, with a 'drop' event to count.
-    const budget = connectionBudget();
-    if (budget !== undefined) {
-      server.maxConnections = budget;
+    const cap = connectionBudget();
+    if (cap !== undefined) {
+      server.maxConnections = cap;
       server.on('drop', () => {
         this.stats.acceptErrors['EMFILE'] = (this.stats.acceptErrors['EMFILE'] ?? 0) + 1;
         this.#warn('accept:EMFILE', { code: 'EMFILE' },
-          `connection refused on ${this.#options.name}: too many open files (the descriptor limit allows ${budget} connections); still listening`);
+          `connection refused on ${this.#options.name}: too many open files (the descriptor limit allows ${cap} connections); still listening`);
       });
     }
     server.on('error', (error) => {
