@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { bindUdp, closeSocket, portOf } from '../helpers/net.ts';
+import { bindUdp, closeSocket, portOf, reservePort } from '../helpers/net.ts';
 import { pollUntil, withTimeout } from '../helpers/timeout.ts';
 import { scrape, valueOf, type Sample } from './helpers/metrics.ts';
 import { killFaultProxies, startFaultProxy, type FaultProxy } from './helpers/proxy.ts';
@@ -266,9 +266,7 @@ for (const dataPath of DATA_PATHS) {
   describe(`UDP (${label}): an absent container keeps its flows, which work once it starts`, { timeout: 60_000 }, () => {
     const FLOWS = 50;
     it('datagrams to a port nothing listens on are dropped; the same clients get answers after it starts', async () => {
-      const placeholder = await bindUdp(V4);
-      const containerPort = portOf(placeholder);
-      await closeSocket(placeholder); // nothing listens there now: the kernel answers port unreachable
+      const containerPort = await reservePort('udp', V4); // nothing listens there: the kernel answers port unreachable
       const proxy = await startFaultProxy({ proto: 'udp', containerPort, metrics: true, dataPath });
       const clients = await Promise.all(Array.from({ length: FLOWS }, () => client()));
       for (let round = 0; round < 5; round += 1) {
