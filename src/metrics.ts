@@ -1,8 +1,10 @@
 // Prometheus metrics. The data path only bumps plain counters (or the splice addon counts
 // natively); the series here read them when scraped, in collect(), so counting costs nothing per
-// chunk or datagram (node-notes §5). Histograms are observed once per connection. The only file
-// importing prom-client, and main loads it only when metrics are enabled.
+// chunk or datagram (node-notes §5). Histograms are tallied once per connection in plain arrays
+// (histogram-tally.ts). The only file importing prom-client, and main loads it only when metrics
+// are enabled.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { type Sample, TallySet } from './histogram-tally.js';
 
 /** The labels that identify one mapping on every series. */
 export interface MappingLabels {
@@ -44,7 +46,7 @@ export interface MetricsSource {
   snapshot(): TcpSnapshot | UdpSnapshot;
 }
 
-/** Per-connection events, observed into histograms (once per connection, never per chunk). */
+/** Per-connection events, tallied into histograms (once per connection, never per chunk). */
 export interface ConnectionObserver {
   backendConnected(seconds: number): void;
   connectionClosed(seconds: number): void;
@@ -58,14 +60,37 @@ export interface MetricsOptions {
   readonly defaultMetricsPrefix: string;
 }
 
+/** One string per mapping label set (label values never contain a newline). */
+function seriesKey(labels: MappingLabels): string {
+  return MAPPING_LABELS.map((name) => labels[name]).join('\n');
+}
+
+/**
+ * A histogram series whose samples come from tallies: prom-client supplies the metadata and the
+ * formatting, the tallies the values (prom-client has no way to set bucket counts, only observe()).
+ */
+function talliedHistogram(registry: Registry, name: string, help: string, buckets: readonly number[]): TallySet {
+  const tallies = new TallySet(name, buckets);
+  // prom-client 15's registry formats a metric from getForPromString() when it has one, and
+  // Histogram's own get() reads it too; it is not in the typings, so its shape is spelled out
+  // here. test/unit/metrics.test.ts checks the text against a plain prom-client histogram's.
+  class Tallied extends Histogram<string> {
+    async getForPromString(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: Sample[] }> {
+      return { name, help, type: 'histogram', aggregator: 'sum', values: tallies.samples() };
+    }
+  }
+  new Tallied({ name, help, labelNames: [...MAPPING_LABELS], buckets: [...buckets], registers: [registry] });
+  return tallies;
+}
+
 const DIRECTIONS = { toContainer: 'host_to_container', toHost: 'container_to_host' } as const;
 
 /** Metrics owns a fresh registry with every docker_proxy_* series; see the file comment. */
 export class Metrics {
   readonly registry = new Registry();
   readonly #sources = new Set<MetricsSource>();
-  readonly #connectDuration: Histogram<string>;
-  readonly #connectionDuration: Histogram<string>;
+  readonly #connectDuration: TallySet;
+  readonly #connectionDuration: TallySet;
   #snapshots: Map<MetricsSource, TcpSnapshot | UdpSnapshot> | undefined;
 
   constructor(options: MetricsOptions) {
@@ -138,14 +163,10 @@ export class Metrics {
         this.set({ version: options.version, data_path: options.dataPath() }, 1);
       },
     });
-    this.#connectDuration = new Histogram({
-      name: 'docker_proxy_backend_connect_duration_seconds', help: 'Time to connect to the container, per accepted connection.',
-      labelNames: [...MAPPING_LABELS], registers, buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5],
-    });
-    this.#connectionDuration = new Histogram({
-      name: 'docker_proxy_connection_duration_seconds', help: 'Lifetime of proxied TCP connections, observed when they close.',
-      labelNames: [...MAPPING_LABELS], registers, buckets: [0.001, 0.01, 0.1, 1, 10, 60, 300, 1800, 3600, 86400],
-    });
+    this.#connectDuration = talliedHistogram(this.registry, 'docker_proxy_backend_connect_duration_seconds',
+      'Time to connect to the container, per accepted connection.', [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5]);
+    this.#connectionDuration = talliedHistogram(this.registry, 'docker_proxy_connection_duration_seconds',
+      'Lifetime of proxied TCP connections, observed when they close.', [0.001, 0.01, 0.1, 1, 10, 60, 300, 1800, 3600, 86400]);
     // The default event-loop monitor samples every 10 ms: 100 wake-ups a second per proxy.
     collectDefaultMetrics({ register: this.registry, prefix: options.defaultMetricsPrefix, eventLoopMonitoringPrecision: 1000 });
   }
@@ -162,15 +183,21 @@ export class Metrics {
 
   /** The observer a mapping's TCP proxy reports connections to. */
   observerFor(mappingLabels: MappingLabels): ConnectionObserver {
-    const labels = { ...mappingLabels };
+    const key = seriesKey(mappingLabels);
+    const connect = this.#connectDuration.tally(key, { ...mappingLabels });
+    const lifetime = this.#connectionDuration.tally(key, { ...mappingLabels });
     return {
-      backendConnected: (seconds) => this.#connectDuration.observe(labels, seconds),
-      connectionClosed: (seconds) => this.#connectionDuration.observe(labels, seconds),
+      backendConnected: (seconds) => connect.observe(seconds),
+      connectionClosed: (seconds) => lifetime.observe(seconds),
     };
   }
 
+  /** Unregisters a mapping: its counters and its histograms leave the exposition together. */
   remove(source: MetricsSource): void {
     this.#sources.delete(source);
+    const key = seriesKey(source.labels);
+    this.#connectDuration.drop(key);
+    this.#connectionDuration.drop(key);
   }
 
   /** The exposition text, for HTTP and the textfile. */
