@@ -5,7 +5,6 @@ import { parseCommandLine } from './cli.js';
 import { describeMapping, type ProxyConfig } from './config.js';
 import { ProxyError, describeError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
-import { chooseUdpPath } from './proxy.js';
 import { startService, type Service } from './service.js';
 import { openStatusPipe, type StatusPipe } from './status-pipe.js';
 import { versionLine } from './version.js';
@@ -98,7 +97,7 @@ async function run(config: ProxyConfig, status: StatusPipe): Promise<void> {
   if (config.mode === 'multi') handleReload(service, log);
   // Settles --data-path auto now that "0\n" is out: loading the addon was the slowest start-up step.
   const path = service.hasTcp ? service.dataPath() : undefined;
-  const udp = config.mappings.some((mapping) => mapping.proto === 'udp') ? chooseUdpPath(config.dataPath) : undefined;
+  const udp = service.udpPath();
   log.info({
     dataPath: path?.name, fallbackReason: path?.fallbackReason, udpPath: udp?.name, udpFallbackReason: udp?.fallbackReason,
     mappings: service.mappings,

@@ -17,19 +17,25 @@ export interface Proxy {
   snapshot(): TcpSnapshot | UdpSnapshot;
 }
 
+/** The UDP implementation of the process: native/udp.cc, or the JS one (udp.ts). */
+export interface UdpPath {
+  readonly name: 'native' | 'js';
+  readonly fallbackReason?: string;
+}
+
 /** UDP settings shared by every mapping of the process. */
 export interface UdpSettings {
   readonly udpIdleTimeoutMs: number;
   readonly udpMaxFlows: number;
-  /**
-   * The data path option, shared with TCP: 'stream' is the JS path (udp.ts), 'splice' the native
-   * one (native/udp.cc; a start-up error where it cannot load), 'auto' native when available.
-   */
-  readonly dataPath?: DataPathPreference;
+  /** The path every UDP mapping gets, decided once per process (service.ts). */
+  readonly path: () => UdpPath;
 }
 
-/** Which UDP implementation a mapping gets; see UdpSettings.dataPath. */
-export function chooseUdpPath(preference: DataPathPreference): { name: 'native' | 'js'; fallbackReason?: string } {
+/**
+ * Which UDP implementation the data path option asks for, shared with TCP: 'stream' is the JS
+ * path, 'splice' the native one (a start-up error where it cannot load), 'auto' native when available.
+ */
+export function chooseUdpPath(preference: DataPathPreference): UdpPath {
   if (preference === 'stream') return { name: 'js' };
   const native = udpNativeAvailable();
   if (native.ok) return { name: 'native' };
@@ -50,9 +56,7 @@ export async function createProxy(mapping: Mapping, deps: ProxyDeps): Promise<Pr
   const log = deps.log;
   if (mapping.proto === 'udp') {
     const settings = { backend: mapping.backend, idleTimeoutMs: deps.udp.udpIdleTimeoutMs, maxFlows: deps.udp.udpMaxFlows, log };
-    const path = chooseUdpPath(deps.udp.dataPath ?? 'auto');
-    log.debug({ udpPath: path.name, fallbackReason: path.fallbackReason }, `udp data path: ${path.name}`);
-    if (path.name === 'native') return openNativeUdpProxy({ ...settings, frontend: mapping.frontend, useListenFd: mapping.useListenFd });
+    if (deps.udp.path().name === 'native') return openNativeUdpProxy({ ...settings, frontend: mapping.frontend, useListenFd: mapping.useListenFd });
     return new UdpProxy({ ...settings, socket: await openUdpSocket(mapping.frontend, mapping.useListenFd) });
   }
   const proxy = new TcpProxy({

@@ -7,7 +7,7 @@ import { readConfigFile } from './mapping-spec.js';
 import type { MetricsHandle } from './metrics-setup.js';
 import type { StartRelay } from './relay.js';
 import { Supervisor, type ReloadResult } from './supervisor.js';
-import { chooseUdpPath } from './proxy.js';
+import { chooseUdpPath, type UdpPath } from './proxy.js';
 
 /** A started service; stop() is synchronous so that signal handlers can call it before exiting. */
 export interface Service {
@@ -16,6 +16,8 @@ export interface Service {
   readonly hasTcp: boolean;
   /** The TCP data path in use ('splice' or 'stream'); settles the 'auto' choice if still open. */
   dataPath(): DataPath;
+  /** The UDP path in use, once a UDP mapping has been opened (none yet: undefined). */
+  udpPath(): UdpPath | undefined;
   /** Re-reads the config file (multi mode); throws, keeping the running set, if it is bad. */
   reload(): Promise<ReloadResult>;
   stop(): void;
@@ -38,8 +40,17 @@ export async function startService(config: ProxyConfig, log: Logger): Promise<Se
   let path: DataPath | undefined = config.dataPath !== 'auto' && hasTcp ? chooseDataPath(config.dataPath) : undefined;
   const dataPath = (): DataPath => (path ??= chooseDataPath(config.dataPath));
   const startRelay: StartRelay = (client, backend) => dataPath().startRelay(client, backend);
+  // Decided at the first UDP mapping (the first open, so an unloadable addon fails start-up), then kept.
+  let chosenUdpPath: UdpPath | undefined;
+  const udpPath = (): UdpPath => {
+    if (chosenUdpPath === undefined) {
+      chosenUdpPath = chooseUdpPath(config.dataPath);
+      log.debug({ udpPath: chosenUdpPath.name, fallbackReason: chosenUdpPath.fallbackReason }, `udp data path: ${chosenUdpPath.name}`);
+    }
+    return chosenUdpPath;
+  };
   // build_info's data_path: the TCP path where TCP is served, else the UDP one ('native' or 'js').
-  const dataPathName = (): string => (hasTcp ? dataPath().name : chooseUdpPath(config.dataPath).name);
+  const dataPathName = (): string => (hasTcp ? dataPath().name : udpPath().name);
   const fileMappings = (): Mapping[] => (config.configFile === undefined ? [] : readConfigFile(config.configFile));
   const parts: Parts = {};
   try {
@@ -49,7 +60,7 @@ export async function startService(config: ProxyConfig, log: Logger): Promise<Se
       parts.metrics = (await import('./metrics-setup.js')).setupMetrics(config, dataPathName, log, single);
     }
     const supervisor = new Supervisor({
-      log, startRelay, udp: config, metrics: parts.metrics, nameMappingsInErrors: config.mode === 'multi',
+      log, startRelay, udp: { udpIdleTimeoutMs: config.udpIdleTimeoutMs, udpMaxFlows: config.udpMaxFlows, path: udpPath }, metrics: parts.metrics, nameMappingsInErrors: config.mode === 'multi',
     });
     parts.supervisor = supervisor;
     await supervisor.openAll([...config.mappings, ...fileMappings()]);
@@ -60,6 +71,7 @@ export async function startService(config: ProxyConfig, log: Logger): Promise<Se
       },
       hasTcp,
       dataPath,
+      udpPath: () => chosenUdpPath,
       reload: () => supervisor.reload([...config.mappings, ...fileMappings()]),
       stop: () => stopParts(parts),
     };

@@ -1,5 +1,5 @@
-// --data-path: the TCP data path in use is the one asked for, and a missing addon is handled:
-// 'auto' falls back to the stream relay (and says why), 'splice' is a start-up error.
+// --data-path: the TCP and UDP data paths in use are the ones asked for, and a missing addon is
+// handled: 'auto' falls back to the JS path (and says why), 'splice' is a start-up error.
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,15 +27,15 @@ async function runningLine(log: string): Promise<Record<string, unknown>> {
 }
 
 /** dockerd's argv for a fresh mapping to the echo backend, and an environment with a log file. */
-async function mapping(dataPath: string) {
+async function mapping(dataPath: string, proto: 'tcp' | 'udp' = 'tcp') {
   const log = join(dir, `${Math.random().toString(36).slice(2)}.log`);
-  const hostPort = await reservePort('tcp', V4);
-  const args = dockerdArgs({ proto: 'tcp', hostIp: V4, hostPort, containerIp: V4, containerPort: backend?.port ?? 1 });
+  const hostPort = await reservePort(proto, V4);
+  const args = dockerdArgs({ proto, hostIp: V4, hostPort, containerIp: V4, containerPort: backend?.port ?? 1 });
   return { log, hostPort, args, env: { DOCKER_PROXY_LOG_FILE: log, DOCKER_PROXY_DATA_PATH: dataPath } };
 }
 
-async function start(bin: string, dataPath: string) {
-  const found = await mapping(dataPath);
+async function start(bin: string, dataPath: string, proto: 'tcp' | 'udp' = 'tcp') {
+  const found = await mapping(dataPath, proto);
   return { ...found, proc: spawnProxy(found.args, { env: found.env, bin }) };
 }
 
@@ -59,6 +59,16 @@ describe('--data-path', needs('extensions'), () => {
     });
   }
 
+  for (const [option, udpPath] of [['splice', 'native'], ['stream', 'js']] as const) {
+    it(`${option}: a UDP mapping runs on the ${udpPath} UDP path, and the log says so`, async () => {
+      const { log, proc } = await start(PROXY_BIN, option, 'udp');
+      await awaitReady(proc);
+      const line = await runningLine(log);
+      assert.equal(line['udpPath'], udpPath);
+      assert.equal(line['dataPath'], undefined, 'no TCP mapping, no TCP data path');
+    });
+  }
+
   describe('without the addon next to the bundle', () => {
     // A copy of dist/ (the bundle and its vendor files) in a folder with no build/Release/splice.node.
     let bare = '';
@@ -75,6 +85,21 @@ describe('--data-path', needs('extensions'), () => {
       assert.equal(line['dataPath'], 'stream');
       assert.match(String(line['fallbackReason']), /splice addon not loadable/);
       assert.equal((await tcpRoundTrip(V4, hostPort, 'fallback')).toString(), 'fallback');
+    });
+
+    it('auto: a UDP mapping falls back to the JS path and says why', async () => {
+      const { log, proc } = await start(bare, 'auto', 'udp');
+      await awaitReady(proc);
+      const line = await runningLine(log);
+      assert.equal(line['udpPath'], 'js');
+      assert.match(String(line['udpFallbackReason']), /not loadable/);
+    });
+
+    it('splice with a UDP mapping is a start-up error on fd 3', async () => {
+      const { args, env } = await mapping('splice', 'udp');
+      const result = await runToExit(args, { env, bin: bare });
+      assert.equal(result.exit.code, 1);
+      assert.match(result.fd3, /^1\ndata path splice is unavailable for UDP: /);
     });
 
     it('splice is a start-up error on fd 3', async () => {
