@@ -29,15 +29,19 @@
 #include <unistd.h>
 
 #include <climits>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <new>
 
+#include "js-link.h"
 #include "pipe-pool.h"
 
 namespace splice_relay {
 namespace {
+
+using js_link::Failure;
+using js_link::IsInteger;
+using js_link::JsLink;
 
 constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 constexpr int kSendFlags = MSG_NOSIGNAL | MSG_DONTWAIT;
@@ -78,12 +82,9 @@ struct Direction {
 };
 
 struct Relay {
-  napi_env env = nullptr;
   Shared* shared = nullptr;  // null once the environment is being torn down
   RelayHandle* handle = nullptr;
-  napi_ref handle_ref = nullptr;  // keeps the JS object (and so `handle`) alive while running
-  napi_ref callback = nullptr;
-  napi_async_context async_context = nullptr;
+  JsLink js;  // onDone; the JS object (and so `handle`) is kept alive while running
   napi_async_cleanup_hook_handle cleanup_hook = nullptr;
   uv_poll_t polls[2];
   int sockets[2] = {-1, -1};  // our dup()s: 0 = client, 1 = backend
@@ -388,41 +389,23 @@ void ReleaseResources(Relay* r) {
 }
 
 void CallOnDone(Relay* r) {
-  napi_env env = r->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   if (r->handle != nullptr) r->handle->Detach();
-  napi_value callback, receiver, result, argv[4];
-  napi_get_reference_value(env, r->callback, &callback);
-  napi_get_global(env, &receiver);  // napi_make_callback needs an object, not undefined
-  napi_create_int32(env, r->error, &argv[0]);
-  if (r->syscall != nullptr) {
-    napi_create_string_utf8(env, r->syscall, NAPI_AUTO_LENGTH, &argv[1]);
-  } else {
-    napi_get_null(env, &argv[1]);
-  }
-  napi_create_double(env, static_cast<double>(r->dirs[0].bytes), &argv[2]);
-  napi_create_double(env, static_cast<double>(r->dirs[1].bytes), &argv[3]);
-  if (callback != nullptr) {
-    napi_make_callback(env, r->async_context, receiver, callback, 4, argv, &result);
-  }
-  bool pending = false;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
-    // We run below the event loop, not inside a JS call: hand it to 'uncaughtException'.
-    napi_value exception;
-    napi_get_and_clear_last_exception(env, &exception);
-    napi_fatal_exception(env, exception);
-  }
-  napi_close_handle_scope(env, scope);
+  r->js.Call([r](napi_env env, napi_value* argv) -> size_t {
+    napi_create_int32(env, r->error, &argv[0]);
+    if (r->syscall != nullptr) {
+      napi_create_string_utf8(env, r->syscall, NAPI_AUTO_LENGTH, &argv[1]);
+    } else {
+      napi_get_null(env, &argv[1]);
+    }
+    napi_create_double(env, static_cast<double>(r->dirs[0].bytes), &argv[2]);
+    napi_create_double(env, static_cast<double>(r->dirs[1].bytes), &argv[3]);
+    return 4;
+  });
 }
 
 void ReleaseJsState(Relay* r) {
   if (r->handle != nullptr) r->handle->Detach();
-  if (r->async_context != nullptr) napi_async_destroy(r->env, r->async_context);
-  if (r->callback != nullptr) napi_delete_reference(r->env, r->callback);
-  if (r->handle_ref != nullptr) napi_delete_reference(r->env, r->handle_ref);
-  r->async_context = nullptr;
-  r->callback = r->handle_ref = nullptr;
+  r->js.Close();
 }
 
 // Both polls are closed, so libuv holds no reference to this relay: now the descriptors may close.
@@ -468,14 +451,6 @@ Napi::Value RelayHandle::Abort(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value Failure(Napi::Env env, int error, const char* syscall, const char* message) {
-  Napi::Object failure = Napi::Object::New(env);
-  failure.Set("errno", error);
-  failure.Set("syscall", syscall);
-  failure.Set("message", message);
-  return failure;
-}
-
 // Frees a relay that never started: synchronously if no poll was initialised, else via OnClosed.
 void Discard(Relay* r) {
   r->notify = false;
@@ -491,9 +466,7 @@ void Discard(Relay* r) {
 }
 
 bool IsFd(const Napi::Value& value) {
-  if (!value.IsNumber()) return false;
-  double number = value.As<Napi::Number>().DoubleValue();
-  return std::isfinite(number) && number >= 0 && number <= INT_MAX && std::floor(number) == number;
+  return IsInteger(value, 0, INT_MAX);
 }
 
 // Only TCP: a Unix socketpair (as in a child's stdio) is a stream socket too, and not ours to relay.
@@ -537,7 +510,6 @@ Napi::Value Addon::Start(const Napi::CallbackInfo& info) {
     return Failure(env, ENOTSOCK, "start", "both fds must be distinct TCP sockets");
   }
   Relay* r = new Relay();
-  r->env = env;
   r->shared = &shared_;
   // Poll duplicates, never the fds libuv watches for the JS sockets: libuv allows one watcher per
   // fd number, and each dup gets its own epoll registration.
@@ -571,12 +543,7 @@ Napi::Value Addon::Start(const Napi::CallbackInfo& info) {
 // Creates the JS side of a started relay. From here on it ends only through Finish().
 Napi::Value Addon::Launch(Napi::Env env, Relay* r, const Napi::Function& on_done) {
   Napi::Object object = relay_class_.New({});
-  napi_value name = nullptr;
-  if (env.IsExceptionPending() || object.IsEmpty() ||
-      napi_create_string_utf8(env, "SpliceRelay", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, object, name, &r->async_context) != napi_ok ||
-      napi_create_reference(env, object, 1, &r->handle_ref) != napi_ok ||
-      napi_create_reference(env, on_done, 1, &r->callback) != napi_ok) {
+  if (env.IsExceptionPending() || object.IsEmpty() || !r->js.Open(env, object, "SpliceRelay", on_done)) {
     if (env.IsExceptionPending()) env.GetAndClearPendingException();
     ReleaseJsState(r);
     Discard(r);

@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include <climits>
-#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -33,8 +32,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "js-link.h"
+
 namespace udp_proxy {
 namespace {
+
+using js_link::Failure;
+using js_link::IsInteger;
+using js_link::JsLink;
 
 constexpr int kBatch = 32;             // datagrams per recvmmsg/sendmmsg
 constexpr int kRoundsPerWakeup = 8;    // batches per readiness event: bounds one socket's hold on the loop
@@ -162,7 +167,6 @@ struct Flow {
 };
 
 struct Proxy {
-  napi_env env = nullptr;
   uv_loop_t* loop = nullptr;
   Batch* batch = nullptr;
   int front_fd = -1;
@@ -193,9 +197,7 @@ struct Proxy {
   int warns_pending = 0;
   // JS side; all null once closed or torn down.
   ProxyHandle* handle = nullptr;
-  napi_ref handle_ref = nullptr;
-  napi_ref on_warn = nullptr;
-  napi_async_context async_context = nullptr;
+  JsLink js;  // onWarn; keeps the JS object (and so `handle`) alive while open
   napi_async_cleanup_hook_handle cleanup_hook = nullptr;
 };
 
@@ -252,7 +254,7 @@ void Drop(Proxy* p, int code, uint64_t count) {
 
 // Queues a failure for JS (it logs, throttled); beyond kWarnsPerSecond a second it is only counted.
 void Warn(Proxy* p, const char* kind, int error) {
-  if (p->on_warn == nullptr || p->closing) return;
+  if (p->js.callback == nullptr || p->closing) return;
   const uint64_t now = uv_now(p->loop);
   if (now - p->warn_window >= 1000) {
     p->warn_window = now;
@@ -270,24 +272,12 @@ void FlushWarnings(Proxy* p) {
   p->warns_pending = 0;
   Proxy::PendingWarn queued[kWarnsPerSecond];
   std::memcpy(queued, p->warns, sizeof(Proxy::PendingWarn) * static_cast<size_t>(count));
-  for (int i = 0; i < count && p->on_warn != nullptr; ++i) {
-    napi_env env = p->env;
-    napi_handle_scope scope;
-    if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-    napi_value callback = nullptr, receiver, result, argv[2];
-    napi_get_reference_value(env, p->on_warn, &callback);
-    napi_get_global(env, &receiver);  // napi_make_callback needs an object, not undefined
-    napi_create_string_utf8(env, queued[i].kind, NAPI_AUTO_LENGTH, &argv[0]);
-    napi_create_int32(env, queued[i].error, &argv[1]);
-    if (callback != nullptr) napi_make_callback(env, p->async_context, receiver, callback, 2, argv, &result);
-    bool pending = false;
-    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
-      // We run below the event loop, not inside a JS call: hand it to 'uncaughtException'.
-      napi_value exception;
-      napi_get_and_clear_last_exception(env, &exception);
-      napi_fatal_exception(env, exception);
-    }
-    napi_close_handle_scope(env, scope);
+  for (int i = 0; i < count && p->js.callback != nullptr; ++i) {
+    p->js.Call([&queued, i](napi_env env, napi_value* argv) -> size_t {
+      napi_create_string_utf8(env, queued[i].kind, NAPI_AUTO_LENGTH, &argv[0]);
+      napi_create_int32(env, queued[i].error, &argv[1]);
+      return 2;
+    });
   }
 }
 
@@ -651,11 +641,7 @@ void OnFrontPoll(uv_poll_t* poll, int status, int events) {
 
 void ReleaseJsState(Proxy* p) {
   if (p->handle != nullptr) p->handle->Detach();
-  if (p->async_context != nullptr) napi_async_destroy(p->env, p->async_context);
-  if (p->on_warn != nullptr) napi_delete_reference(p->env, p->on_warn);
-  if (p->handle_ref != nullptr) napi_delete_reference(p->env, p->handle_ref);
-  p->async_context = nullptr;
-  p->on_warn = p->handle_ref = nullptr;
+  p->js.Close();
 }
 
 // Once every handle is closed libuv holds no pointer into the proxy: free it.
@@ -720,20 +706,6 @@ Napi::Value ProxyHandle::Port(const Napi::CallbackInfo& info) {
 Napi::Value ProxyHandle::Close(const Napi::CallbackInfo& info) {
   if (proxy_ != nullptr) CloseProxy(proxy_);
   return info.Env().Undefined();
-}
-
-Napi::Value Failure(Napi::Env env, int error, const char* syscall, const std::string& message) {
-  Napi::Object failure = Napi::Object::New(env);
-  failure.Set("errno", error);
-  failure.Set("syscall", syscall);
-  failure.Set("message", message);
-  return failure;
-}
-
-bool IsInteger(const Napi::Value& value, double min, double max) {
-  if (!value.IsNumber()) return false;
-  const double number = value.As<Napi::Number>().DoubleValue();
-  return std::isfinite(number) && number >= min && number <= max && std::floor(number) == number;
 }
 
 // Parses an IP literal of `family` (4, 6, or 0 for either) into `out` with `port`.
@@ -873,7 +845,6 @@ Napi::Value Addon::Open(const Napi::CallbackInfo& info) {
     delete p;
     return Failure(env, ENOMEM, "open", "cannot allocate the proxy");
   }
-  p->env = env;
   p->loop = loop;
   p->batch = batch;
   p->front_fd = front_fd;
@@ -903,12 +874,7 @@ Napi::Value Addon::Open(const Napi::CallbackInfo& info) {
 // Creates the JS side of a running proxy. From here on it ends only through CloseProxy().
 Napi::Value Addon::Launch(Napi::Env env, Proxy* p, const Napi::Function& on_warn) {
   Napi::Object object = proxy_class_.New({});
-  napi_value name = nullptr;
-  if (env.IsExceptionPending() || object.IsEmpty() ||
-      napi_create_string_utf8(env, "UdpProxy", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, object, name, &p->async_context) != napi_ok ||
-      napi_create_reference(env, object, 1, &p->handle_ref) != napi_ok ||
-      napi_create_reference(env, on_warn, 1, &p->on_warn) != napi_ok) {
+  if (env.IsExceptionPending() || object.IsEmpty() || !p->js.Open(env, object, "UdpProxy", on_warn)) {
     if (env.IsExceptionPending()) env.GetAndClearPendingException();
     ReleaseJsState(p);
     CloseProxy(p);
