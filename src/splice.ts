@@ -4,9 +4,8 @@
 // the addon. A connection the addon cannot take (no addon, EMFILE on dup...) gets the stream relay;
 // a pipe2 failure later on only makes that direction copy instead of splice.
 import type { Socket } from 'node:net';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
+import { hasMethods, loadAddon, type Loaded } from './addon.js';
 import type { Relay, RelayStats, StartRelay } from './relay.js';
 import { startStreamRelay } from './stream-relay.js';
 
@@ -49,8 +48,6 @@ export interface SpliceInfo extends SpliceSettings {
   readonly splicedBytes: number;
 }
 
-type Loaded = { ok: true; addon: SpliceAddon } | { ok: false; reason: string };
-
 /**
  * Defaults measured with bench/splice-micro.ts (iperf3 through the proxy on loopback): 1 MiB pipes
  * cost the least CPU per GiB (64 KiB: +25-30 %). Pipes are taken per bulk flow, not per connection,
@@ -60,14 +57,9 @@ export const SPLICE_PIPE_SIZE_BYTES = 1 << 20;
 export const SPLICE_POOL_SIZE = 16;
 
 const ADDON_URL = new URL('../build/Release/splice.node', import.meta.url);
-let loaded: Loaded | undefined;
+let loaded: Loaded<SpliceAddon> | undefined;
 let fallbacks = 0;
 let lastReason: string | undefined;
-
-function hasMethods<K extends string>(value: unknown, ...names: K[]): value is Record<K, (...args: never[]) => unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  return names.every((name) => typeof Reflect.get(value, name) === 'function');
-}
 
 function isSpliceAddon(value: unknown): value is SpliceAddon {
   return hasMethods(value, 'start', 'configure', 'info');
@@ -77,24 +69,10 @@ function isNativeRelay(value: unknown): value is NativeRelay {
   return hasMethods(value, 'stats', 'abort');
 }
 
-function load(): Loaded {
+function load(): Loaded<SpliceAddon> {
   if (loaded !== undefined) return loaded;
-  if (process.platform !== 'linux') {
-    loaded = { ok: false, reason: `splice(2) is Linux-only (platform ${process.platform})` };
-    return loaded;
-  }
-  try {
-    const exports: unknown = createRequire(import.meta.url)(fileURLToPath(ADDON_URL));
-    if (isSpliceAddon(exports)) {
-      exports.configure(SPLICE_PIPE_SIZE_BYTES, SPLICE_POOL_SIZE);
-      loaded = { ok: true, addon: exports };
-    } else {
-      loaded = { ok: false, reason: `${fileURLToPath(ADDON_URL)} is not the splice addon` };
-    }
-  } catch (error) {
-    const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    loaded = { ok: false, reason: `splice addon not loadable: ${detail}` };
-  }
+  loaded = loadAddon({ url: ADDON_URL, name: 'splice addon', linuxOnly: 'splice(2) is Linux-only', isAddon: isSpliceAddon });
+  if (loaded.ok) loaded.addon.configure(SPLICE_PIPE_SIZE_BYTES, SPLICE_POOL_SIZE);
   return loaded;
 }
 

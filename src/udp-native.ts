@@ -2,9 +2,8 @@
 // the flow table all live in the addon, which moves datagrams in batches (recvmmsg/sendmmsg) with
 // no JS per datagram, and answers each client from the address it sent to (IP_PKTINFO), as
 // docker-proxy v28+ does. This is the only module that loads the addon; udp.ts is the JS fallback.
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
+import { hasMethods, loadAddon, type Loaded } from './addon.js';
 import { formatHostPort, type Endpoint } from './config.js';
 import { ListenError, describeError, errnoText, listenError } from './errors.js';
 import type { Logger } from './log.js';
@@ -26,8 +25,6 @@ interface NativeHandle {
   close(): unknown;
 }
 
-type Loaded = { ok: true; addon: UdpAddon } | { ok: false; reason: string };
-
 const ADDON_URL = new URL('../build/Release/udp_proxy.node', import.meta.url);
 const LISTEN_FD = 4;
 /** Drop reasons the addon reports as negative codes (positive codes are errno values). */
@@ -35,12 +32,7 @@ const DROP_REASONS: Readonly<Record<number, string>> = { [-1]: 'send_queue_full'
 /** stats(): nine counters, then (code, count) pairs. */
 const COUNTERS = 9;
 
-let loaded: Loaded | undefined;
-
-function hasMethods<K extends string>(value: unknown, ...names: K[]): value is Record<K, (...args: never[]) => unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  return names.every((name) => typeof Reflect.get(value, name) === 'function');
-}
+let loaded: Loaded<UdpAddon> | undefined;
 
 function isUdpAddon(value: unknown): value is UdpAddon {
   return hasMethods(value, 'open');
@@ -50,21 +42,8 @@ function isNativeHandle(value: unknown): value is NativeHandle {
   return hasMethods(value, 'stats', 'port', 'close');
 }
 
-function load(): Loaded {
-  if (loaded !== undefined) return loaded;
-  if (process.platform !== 'linux') {
-    loaded = { ok: false, reason: `the native UDP path is Linux-only (platform ${process.platform})` };
-    return loaded;
-  }
-  try {
-    const exports: unknown = createRequire(import.meta.url)(fileURLToPath(ADDON_URL));
-    loaded = isUdpAddon(exports)
-      ? { ok: true, addon: exports }
-      : { ok: false, reason: `${fileURLToPath(ADDON_URL)} is not the UDP addon` };
-  } catch (error) {
-    const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    loaded = { ok: false, reason: `UDP addon not loadable: ${detail}` };
-  }
+function load(): Loaded<UdpAddon> {
+  loaded ??= loadAddon({ url: ADDON_URL, name: 'UDP addon', linuxOnly: 'the native UDP path is Linux-only', isAddon: isUdpAddon });
   return loaded;
 }
 
