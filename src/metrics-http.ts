@@ -1,8 +1,11 @@
-// The metrics endpoint: GET /metrics (exposition format) and GET /healthz, nothing else. Requests
-// are small and short-lived by construction, so a slow or hostile client cannot hold it or the proxy.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+// The metrics endpoint: GET /metrics (exposition format) and GET /healthz, nothing else. A plain
+// TCP server with its own small request parser (http-head.ts says why not node:http). Requests are
+// small and short-lived by construction, so a slow or hostile client cannot hold it or the proxy:
+// the head is bounded in size and in time, a body is never read, connections are capped.
+import { createServer, type Server, type Socket } from 'node:net';
 import { formatHostPort } from './config.js';
 import { describeError, errnoText, errnoCode, ListenError } from './errors.js';
+import { parseHead, type RequestHead } from './http-head.js';
 
 /** What the endpoint serves; metrics.ts provides it. */
 export interface Exposition {
@@ -13,65 +16,132 @@ export interface Exposition {
 }
 
 const MAX_HEADER_BYTES = 8 * 1024;
+/** From a connection's start or its previous answer, the time the next request head has to arrive. */
 const REQUEST_TIMEOUT_MS = 5_000;
 /** Enough for every scraper; a flood beyond it is refused rather than allowed to use up descriptors. */
 const MAX_CONNECTIONS = 256;
-/** How often Node enforces the header and request timeouts (its default of 30 s lets a trickle live 35 s). */
-const TIMEOUT_CHECK_MS = 1_000;
+const MAX_REQUESTS_PER_CONNECTION = 100;
 
-function reply(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
-  res.end(body);
+const REASONS: Readonly<Record<number, string>> = {
+  200: 'OK', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error', 503: 'Service Unavailable', 505: 'HTTP Version Not Supported',
+};
+const TEXT = 'text/plain; charset=utf-8';
+
+interface Answer {
+  readonly status: number;
+  readonly body: string;
+  readonly contentType?: string;
+  readonly allow?: boolean;
 }
 
-function handle(exposition: Exposition, req: IncomingMessage, res: ServerResponse): void {
-  const path = (req.url ?? '/').split('?', 1)[0];
-  if (path !== '/metrics' && path !== '/healthz') {
-    reply(res, 404, 'not found: try /metrics or /healthz\n');
-    return;
-  }
+/** The whole response: status line, headers and body (none for HEAD, RFC 9110 §9.3.2), in one write. */
+function responseText(answer: Answer, close: boolean, method = 'GET'): string {
+  const lines = [
+    `HTTP/1.1 ${answer.status} ${REASONS[answer.status] ?? ''}`,
+    `Content-Type: ${answer.contentType ?? TEXT}`,
+    `Content-Length: ${Buffer.byteLength(answer.body)}`,
+    'Cache-Control: no-store',
+  ];
+  if (answer.allow === true) lines.push('Allow: GET');
+  lines.push(close ? 'Connection: close' : 'Connection: keep-alive');
+  return `${lines.join('\r\n')}\r\n\r\n${method === 'HEAD' ? '' : answer.body}`;
+}
+
+async function answerFor(exposition: Exposition, head: RequestHead): Promise<Answer> {
+  const path = head.target.split('?', 1)[0];
+  if (path !== '/metrics' && path !== '/healthz') return { status: 404, body: 'not found: try /metrics or /healthz\n' };
   // Read-only by construction: nothing but GET is answered.
-  if (req.method !== 'GET') {
-    reply(res, 405, 'method not allowed\n', { Allow: 'GET' });
-    return;
-  }
-  // Any request body is ignored; stop reading it and close after the answer.
-  if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) {
-    res.setHeader('Connection', 'close');
-  }
+  if (head.method !== 'GET') return { status: 405, body: 'method not allowed\n', allow: true };
   if (path === '/healthz') {
     const ok = exposition.healthy();
-    reply(res, ok ? 200 : 503, ok ? 'ok\n' : 'stopping\n');
-    return;
+    return ok ? { status: 200, body: 'ok\n' } : { status: 503, body: 'stopping\n' };
   }
-  exposition.render().then(
-    (text) => reply(res, 200, text, { 'Content-Type': exposition.contentType }),
-    (error: unknown) => reply(res, 500, `cannot render metrics: ${describeError(error)}\n`),
-  );
+  try {
+    return { status: 200, body: await exposition.render(), contentType: exposition.contentType };
+  } catch (error) {
+    return { status: 500, body: `cannot render metrics: ${describeError(error)}\n` };
+  }
 }
 
-/** The status line for a request Node's parser rejected. */
-function clientErrorStatus(error: Error): string {
-  const code = errnoCode(error);
-  if (code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large';
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return '408 Request Timeout';
-  return '400 Bad Request';
+/** Serves one connection: requests one after another (pipelining allowed), each head within the timeout. */
+function serveConnection(exposition: Exposition, socket: Socket): void {
+  let buffered: Buffer = Buffer.alloc(0);
+  let busy = false;
+  let clientDone = false;
+  let closing = false;
+  let served = 0;
+  // An absolute deadline, not an idle timer: a client trickling a byte at a time is still cut off.
+  // Unref'd: an open scrape never keeps a stopping proxy alive.
+  let deadline: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    clearTimeout(deadline);
+    deadline = setTimeout(() => socket.destroy(), REQUEST_TIMEOUT_MS).unref();
+  };
+  // After the last answer: half-close, and read (and drop) what the client still sends until it
+  // closes too, so that unread bytes do not turn the close into a reset that could destroy the
+  // answer in flight; the deadline bounds how long that may take.
+  const finish = (text?: string): void => {
+    closing = true;
+    arm();
+    if (text === undefined) socket.end();
+    else socket.end(text);
+    socket.resume();
+  };
+  const next = (): void => {
+    if (busy || closing || socket.destroyed) return;
+    const parsed = parseHead(buffered, MAX_HEADER_BYTES);
+    if (parsed.kind === 'incomplete') {
+      // The client sent its last byte without completing a request: nothing more will come.
+      if (clientDone) finish();
+      return;
+    }
+    if (parsed.kind === 'invalid') {
+      finish(responseText({ status: parsed.status, body: `${REASONS[parsed.status] ?? 'Bad Request'}\n` }, true));
+      return;
+    }
+    const { head } = parsed;
+    buffered = buffered.subarray(head.length);
+    if (socket.isPaused() && buffered.length <= MAX_HEADER_BYTES) socket.resume();
+    served += 1;
+    // A body is never read, so nothing after it could be parsed: answer, then close.
+    const close = !head.keepAlive || head.hasBody || served >= MAX_REQUESTS_PER_CONNECTION;
+    busy = true;
+    void answerFor(exposition, head).then((answer) => {
+      busy = false;
+      if (socket.destroyed) return;
+      if (close) {
+        finish(responseText(answer, true, head.method));
+        return;
+      }
+      socket.write(responseText(answer, false, head.method));
+      arm();
+      next();
+    });
+  };
+  socket.on('error', () => socket.destroy());
+  socket.on('close', () => clearTimeout(deadline));
+  socket.on('end', () => {
+    clientDone = true;
+    next();
+  });
+  socket.on('data', (chunk: Buffer) => {
+    if (closing) return;
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    // Pipelined requests wait while one is answered; past a head's worth of them, stop reading
+    // (the bytes stay in the kernel) until the queue is worked down.
+    if (buffered.length > MAX_HEADER_BYTES) socket.pause();
+    next();
+  });
+  arm();
+  socket.resume();
 }
 
 /** Starts the endpoint on host:port; a bad address or a port in use is a ListenError. */
 export async function serveMetrics(host: string, port: number, exposition: Exposition): Promise<Server> {
-  const server = createServer({
-    maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS,
-    keepAliveTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS,
-  }, (req, res) => handle(exposition, req, res));
+  // The options of the proxy's own listeners (listen.ts): the sockets share their shape.
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => serveConnection(exposition, socket));
   server.maxConnections = MAX_CONNECTIONS;
-  server.maxRequestsPerSocket = 100;
-  // Idle keep-alive sockets must not pile up either.
-  server.setTimeout(REQUEST_TIMEOUT_MS, (socket) => socket.destroy());
-  server.on('clientError', (error, socket) => {
-    if (socket.writable) socket.end(`HTTP/1.1 ${clientErrorStatus(error)}\r\nConnection: close\r\n\r\n`);
-    socket.destroy();
-  });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -1,7 +1,7 @@
 // Wires the metrics for the mappings of this process: the registry, the HTTP endpoint and the
 // textfile writer. main imports this module only when metrics are enabled, so a proxy without
 // metrics never loads prom-client.
-import type { Server } from 'node:http';
+import type { Server } from 'node:net';
 import type { Mapping, ProxyConfig } from './config.js';
 import { ProxyError, describeError } from './errors.js';
 import type { Logger } from './log.js';

@@ -121,6 +121,51 @@ describe('the metrics endpoint', needs('extensions'), () => {
     }
   });
 
+  /** Responses in `text`, in order: each status line's code. */
+  const statuses = (text: string): number[] => [...text.matchAll(/^HTTP\/1\.1 (\d{3}) /gm)].map((m) => Number(m[1]));
+
+  it('keep-alive: two scrapes on one connection, then Connection: close ends it', async () => {
+    const { metricsPort } = await startEndpoint();
+    const sock = await rawConnection(metricsPort);
+    const answer = untilClosed(sock, STEP_MS, 'the server to close after Connection: close');
+    sock.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 100)); // a second scrape later, on the same socket
+    sock.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const text = await answer;
+    assert.deepEqual(statuses(text), [200, 200]);
+    assert.match(text, /^Connection: keep-alive\r$/m);
+    assert.match(text, /^Connection: close\r$/m);
+    assert.match(text, /^docker_proxy_build_info\{/m);
+  });
+
+  it('pipelined requests are answered in order', async () => {
+    const { metricsPort } = await startEndpoint();
+    const sock = await rawConnection(metricsPort);
+    const answer = untilClosed(sock, STEP_MS, 'the pipelined answers');
+    sock.write('GET /healthz HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\n\r\nPOST /healthz HTTP/1.1\r\n\r\n'
+      + 'GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n');
+    assert.deepEqual(statuses(await answer), [200, 404, 405, 200]);
+  });
+
+  it('a client that half-closes right after its request still gets the answer (HTTP/1.0, as nc sends it)', async () => {
+    const { metricsPort } = await startEndpoint();
+    const sock = await rawConnection(metricsPort);
+    const answer = untilClosed(sock, STEP_MS, 'the answer to a half-closed request');
+    sock.end('GET /metrics HTTP/1.0\r\n\r\n');
+    const text = await answer;
+    assert.deepEqual(statuses(text), [200]);
+    const length = Number(/^Content-Length: (\d+)\r$/m.exec(text)?.[1]);
+    assert.equal(Buffer.byteLength(text.slice(text.indexOf('\r\n\r\n') + 4), 'latin1'), length, 'the whole body, as announced');
+  });
+
+  it('a malformed request gets 400 and the connection closes', async () => {
+    const { metricsPort } = await startEndpoint();
+    const sock = await rawConnection(metricsPort);
+    const answer = untilClosed(sock, STEP_MS, 'the server to close the malformed request');
+    sock.write('GET /metrics HTTP/1.1\r\nHost x\r\n\r\n');
+    assert.deepEqual(statuses(await answer), [400]);
+  });
+
   /** 64 KiB of headers: far beyond the server's limit. */
   const hugeRequest = `GET /metrics HTTP/1.1\r\nHost: x\r\nX-Filler: ${'a'.repeat(64 * 1024)}\r\n\r\n`;
 
