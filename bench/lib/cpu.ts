@@ -1,7 +1,7 @@
 // CPU seconds a proxy (and what it forked) spent during one piece of load; for a proxy with a
 // metrics endpoint, also the scrapes taken during the load and the counters around it.
 import type { RunningProxy } from './candidates.ts';
-import { type MetricsWindow, type ScrapeLog, scrape, scrapeWhenIdle, startScraper } from './metrics-scrape.ts';
+import { type MetricsWindow, type ScrapeLog, type Series, scrape, scrapeWhenIdle, startScraper } from './metrics-scrape.ts';
 import { settleTree, treeCpuSeconds } from './procfs.ts';
 
 export interface UnderLoad<T> {
@@ -12,31 +12,47 @@ export interface UnderLoad<T> {
   readonly metrics: MetricsWindow | undefined;
 }
 
+/** An open CPU window on one proxy: the load runs between open and close. */
+export interface CpuWindow {
+  close(): Promise<Omit<UnderLoad<never>, 'result'>>;
+}
+
 /**
- * Runs `load` and returns its result with the proxy tree's CPU seconds (undefined for direct).
- * When the proxy serves /metrics, it is scraped every second during the load, so that the CPU
- * and the throughput include the cost of the scrapes; the scrapes before and after (for the
- * counter checks) are outside the CPU window. A failed scrape fails the measurement.
+ * Opens a CPU window on `proxy` (nothing to measure for direct). When the proxy serves /metrics,
+ * it is scraped once before the window and then every second inside it, so that the CPU and the
+ * throughput include the cost of the scrapes; the scrapes before and after (for the counter
+ * checks) are outside the window. A failed scrape fails the measurement.
  */
-export async function withProxyCpu<T>(proxy: RunningProxy, load: () => Promise<T>): Promise<UnderLoad<T>> {
+export async function openCpuWindow(proxy: RunningProxy): Promise<CpuWindow> {
   const pid = proxy.pid;
-  if (pid === undefined) return { result: await load(), cpuSeconds: undefined, metrics: undefined };
+  if (pid === undefined) return { close: () => Promise.resolve({ cpuSeconds: undefined, metrics: undefined }) };
   const metricsPort = proxy.metricsPort;
-  const before = metricsPort === undefined ? undefined : await scrape(metricsPort);
+  const before: Series | undefined = metricsPort === undefined ? undefined : await scrape(metricsPort);
   await settleTree(pid);
   const cpuBefore = treeCpuSeconds(pid);
   const scraper = metricsPort === undefined ? undefined : startScraper(metricsPort);
+  return {
+    async close() {
+      const log: ScrapeLog | undefined = await scraper?.stop();
+      // socat's per-connection children must exit and be reaped, or their time is missed.
+      await settleTree(pid);
+      const cpuSeconds = treeCpuSeconds(pid) - cpuBefore;
+      if (metricsPort === undefined || before === undefined || log === undefined) return { cpuSeconds, metrics: undefined };
+      if (log.failures.length > 0) throw new Error(`${log.failures.length} of ${log.scrapes + log.failures.length} scrapes of /metrics failed: ${log.failures[0] ?? ''}`);
+      return { cpuSeconds, metrics: { before, after: await scrapeWhenIdle(metricsPort), log } };
+    },
+  };
+}
+
+/** Runs `load` inside a CPU window on `proxy` (see openCpuWindow). */
+export async function withProxyCpu<T>(proxy: RunningProxy, load: () => Promise<T>): Promise<UnderLoad<T>> {
+  const window = await openCpuWindow(proxy);
   let result: T;
-  let log: ScrapeLog | undefined;
   try {
     result = await load();
-  } finally {
-    log = await scraper?.stop();
+  } catch (error) {
+    await window.close().catch(() => undefined);
+    throw error;
   }
-  // socat's per-connection children must exit and be reaped, or their time is missed.
-  await settleTree(pid);
-  const cpuSeconds = treeCpuSeconds(pid) - cpuBefore;
-  if (metricsPort === undefined || before === undefined || log === undefined) return { result, cpuSeconds, metrics: undefined };
-  if (log.failures.length > 0) throw new Error(`${log.failures.length} of ${log.scrapes + log.failures.length} scrapes of /metrics failed: ${log.failures[0] ?? ''}`);
-  return { result, cpuSeconds, metrics: { before, after: await scrapeWhenIdle(metricsPort), log } };
+  return { result, ...(await window.close()) };
 }

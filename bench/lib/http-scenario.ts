@@ -1,10 +1,12 @@
 // Shared body of the two HTTP scenarios: nginx behind each candidate, wrk in front.
-import { METRICS_OVERHEAD_ROUNDS, TRAFFIC_CANDIDATES } from './candidates.ts';
-import { withProxyCpu } from './cpu.ts';
+import { type Candidate, METRICS_OVERHEAD_SIDE_BY_SIDE, TRAFFIC_CANDIDATES } from './candidates.ts';
+import type { RunningProxy } from './candidates.ts';
+import { openCpuWindow } from './cpu.ts';
 import { Fleet } from './fleet.ts';
 import { type MetricsWindow, grew, outside, total } from './metrics-scrape.ts';
 import { STATIC_FILE_BYTES, STATIC_PATH, startNginx } from './nginx.ts';
-import type { MetricSpec, Scenario, Session } from './scenario.ts';
+import { rendezvous } from './rendezvous.ts';
+import type { MetricSpec, RunSettings, Sample, Scenario, Session } from './scenario.ts';
 import { type HttpResult, runWrk } from './wrk.ts';
 
 /** wrk connections: 64, as the brief of the suite fixes. */
@@ -38,6 +40,33 @@ export function httpCounterErrors(window: MetricsWindow, result: HttpResult, clo
   ].filter((each) => each !== undefined);
 }
 
+/** One wrk run through `proxy`, once `started` says go; the sample of the scenario's metrics. */
+async function measureOnce(spec: HttpScenarioSpec, settings: RunSettings, candidate: Candidate, proxy: RunningProxy,
+  started: () => Promise<void>): Promise<Sample> {
+  let window;
+  try {
+    window = await openCpuWindow(proxy);
+  } finally {
+    await started();
+  }
+  const url = `http://127.0.0.1:${proxy.port}${STATIC_PATH}`;
+  let result: HttpResult;
+  try {
+    result = await runWrk(url, settings.seconds, HTTP_CONNECTIONS, spec.closeEach);
+  } catch (error) {
+    await window.close().catch(() => undefined);
+    throw error;
+  }
+  const { cpuSeconds, metrics } = await window.close();
+  if (result.requests <= 0) throw new Error('wrk completed no request');
+  if (metrics !== undefined) for (const error of httpCounterErrors(metrics, result, spec.closeEach)) settings.problem(candidate, error);
+  const sample: Record<string, number> = {
+    [spec.rateMetric.key]: result.requestsPerSecond, p99_ms: result.p99Ms, errors: result.errors,
+  };
+  if (cpuSeconds !== undefined) sample.cpu_us_per_req = (cpuSeconds * 1e6) / result.requests;
+  return sample;
+}
+
 /** Builds a scenario that reports `rateMetric` (requests/s), p99 latency, CPU per request and errors. */
 export function httpScenario(spec: HttpScenarioSpec): Scenario {
   return {
@@ -53,24 +82,22 @@ export function httpScenario(spec: HttpScenarioSpec): Scenario {
       { key: 'errors', label: 'wrk socket errors + non-2xx', unit: 'count', better: 'lower' },
     ],
     candidates: TRAFFIC_CANDIDATES,
-    pairedRounds: METRICS_OVERHEAD_ROUNDS,
+    pairedRounds: METRICS_OVERHEAD_SIDE_BY_SIDE,
     async prepare(settings, candidates): Promise<Session> {
       const nginx = await startNginx();
       const fleet = new Fleet(settings, 'tcp', nginx.port);
       await fleet.startAll(candidates);
+      const measure = (candidate: Candidate, proxy: RunningProxy, started: () => Promise<void>): Promise<Sample> =>
+        measureOnce(spec, settings, candidate, proxy, started);
       return {
-        measure: (candidate) => fleet.measure(candidate, async (proxy) => {
-          const url = `http://127.0.0.1:${proxy.port}${STATIC_PATH}`;
-          const { result, cpuSeconds, metrics } = await withProxyCpu(proxy,
-            () => runWrk(url, settings.seconds, HTTP_CONNECTIONS, spec.closeEach));
-          if (result.requests <= 0) throw new Error('wrk completed no request');
-          if (metrics !== undefined) for (const error of httpCounterErrors(metrics, result, spec.closeEach)) settings.problem(candidate, error);
-          const sample: Record<string, number> = {
-            [spec.rateMetric.key]: result.requestsPerSecond, p99_ms: result.p99Ms, errors: result.errors,
-          };
-          if (cpuSeconds !== undefined) sample.cpu_us_per_req = (cpuSeconds * 1e6) / result.requests;
-          return sample;
-        }),
+        measure: (candidate) => fleet.measure(candidate, (proxy) => measure(candidate, proxy, () => Promise.resolve())),
+        // The two wrk runs start together; each window opens (and settles) before either starts.
+        measurePair: async (pair) => {
+          const started = rendezvous(pair.length);
+          const samples = await Promise.all(pair.map((candidate) => fleet.measure(candidate, (proxy) => measure(candidate, proxy, started))
+            .catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }))));
+          return new Map(pair.map((candidate, i) => [candidate, samples[i] ?? { error: 'no sample' }]));
+        },
         finish: async () => {
           await fleet.stopAll();
           await nginx.stop();

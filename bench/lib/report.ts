@@ -41,9 +41,10 @@ function roundsLine(scenario: ScenarioOutcome): string {
   const paired = scenario.paired;
   const all = `${scenario.mainRounds} round${scenario.mainRounds === 1 ? '' : 's'} of every candidate`;
   return paired === undefined ? `Rounds: ${all}.`
-    : `Rounds: ${all}, then ${paired.rounds - scenario.mainRounds} more of ${paired.candidates.join(' and ')} only, alternating `
+    : `Rounds: ${all}, then ${paired.rounds - scenario.mainRounds} more of ${paired.candidates.join(' and ')} only, `
+      + `${paired.sideBySide === true ? 'side by side (both loaded at the same time, each by its own load generator)' : 'alternating'} `
       + `(${paired.rounds} in all): the table's figures are medians of the first ${scenario.mainRounds}; the targets between `
-      + 'those two use the per-round ratios of all their rounds.';
+      + `those two use the per-round ratios of ${paired.sideBySide === true ? 'the side-by-side rounds only' : 'all their rounds'}.`;
 }
 
 /** Ratios to 3 decimals when the goal is a few per cent, else 2. */

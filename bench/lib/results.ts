@@ -14,8 +14,11 @@ export interface ScenarioOutcome {
   readonly rounds: Readonly<Record<string, readonly RoundResult[]>>;
   /** Rounds every candidate ran (the first entries of each list); the medians cover these. */
   readonly mainRounds: number;
-  /** Candidates that ran extra rounds, and how many rounds they have in all. */
-  readonly paired?: { readonly candidates: readonly string[]; readonly rounds: number };
+  /**
+   * Candidates that ran extra rounds, how many rounds they have in all, and whether those extra
+   * rounds loaded the two side by side (at the same time) rather than one after the other.
+   */
+  readonly paired?: { readonly candidates: readonly string[]; readonly rounds: number; readonly sideBySide?: boolean };
   /** candidate → metric key → median over the main rounds that produced it. */
   readonly medians: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** Ratio rows under the table, when the scenario names its own. */

@@ -77,8 +77,9 @@ export async function runScenario(scenario: Scenario, candidates: readonly Candi
     }
     if (pair.length > 0) progress(`${scenario.name}: ${allRounds - total} more rounds of ${pair.join(' and ')} only`);
     for (let round = total + 1; round <= allRounds; round++) {
-      if (session.measureRound !== undefined) {
-        const samples = await session.measureRound(pair, round).catch((error: unknown) => errorOf(error));
+      const together = session.measurePair ?? session.measureRound;
+      if (together !== undefined) {
+        const samples = await together.call(session, pair, round).catch((error: unknown) => errorOf(error));
         for (const candidate of pair) record(candidate, round, samples instanceof Map ? samples.get(candidate) ?? { error: 'no sample' } : samples);
         continue;
       }
@@ -95,7 +96,7 @@ export async function runScenario(scenario: Scenario, candidates: readonly Candi
   return {
     ...base,
     rounds,
-    paired: pair.length > 0 ? { candidates: pair, rounds: allRounds } : undefined,
+    paired: pair.length > 0 ? { candidates: pair, rounds: allRounds, sideBySide: session.measurePair !== undefined } : undefined,
     // The medians cover the rounds every candidate ran, so that the table compares like with like.
     medians: Object.fromEntries(candidates.map((name) => [name, medians((rounds[name] ?? []).slice(0, total), keys)])),
     notes,

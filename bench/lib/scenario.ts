@@ -32,6 +32,11 @@ export interface Session {
    * candidate's entry may be the error that stopped its measurement, and the others still count.
    */
   measureRound?(candidates: readonly Candidate[], round: number): Promise<Map<Candidate, Sample | { readonly error: string }>>;
+  /**
+   * For the paired rounds (see PairedRounds): the two candidates loaded side by side, at the same
+   * time, so that whatever else the machine does weighs on both alike. Without it, they alternate.
+   */
+  measurePair?(pair: readonly Candidate[], round: number): Promise<Map<Candidate, Sample | { readonly error: string }>>;
   finish(): Promise<void>;
   /** Lines for the report under the scenario's table (what was extrapolated, what was decided at run time). */
   notes?(): string[];

@@ -97,12 +97,18 @@ export function medianCi95(values: readonly number[]): [number, number] | undefi
   return k === 0 || low === undefined || high === undefined ? undefined : [low, high];
 }
 
-/** variant / reference, round by round, over the rounds where both produced the figure. */
+/**
+ * variant / reference, round by round, over the rounds where both produced the figure. When the
+ * two are a pair whose extra rounds ran side by side, only those count: the same time window
+ * for both is a cleaner comparison than rounds taken one after the other.
+ */
 export function roundRatios(scenario: ScenarioOutcome, variant: string, reference: string, metric: string): RoundRatios | undefined {
   const ours = scenario.rounds[variant] ?? [];
   const theirs = scenario.rounds[reference] ?? [];
+  const paired = scenario.paired;
+  const sideBySide = paired?.sideBySide === true && paired.candidates.includes(variant) && paired.candidates.includes(reference);
   const ratios: number[] = [];
-  for (let i = 0; i < Math.min(ours.length, theirs.length); i++) {
+  for (let i = sideBySide ? scenario.mainRounds : 0; i < Math.min(ours.length, theirs.length); i++) {
     const a = ours[i];
     const b = theirs[i];
     if (a === undefined || b === undefined || !isSample(a) || !isSample(b)) continue;
