@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type HeadResult, type RequestHead, parseHead } from '../../src/http-head.ts';
+import { Random } from '../fault/helpers/grammar.ts';
 
 const LIMIT = 8 * 1024;
 const parse = (text: string, limit = LIMIT): HeadResult => parseHead(Buffer.from(text, 'latin1'), limit);
@@ -92,5 +93,47 @@ describe('parseHead', () => {
     }
     // A folded continuation line (obsolete line folding) is refused, not joined.
     assert.equal(status('GET /metrics HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n'), 400);
+  });
+});
+
+describe('parseHead on random and mutated input (seeded)', () => {
+  // Seeded (the fault suite's generator), so that a failure can be replayed with HTTP_HEAD_SEED.
+  const seed = Number(process.env['HTTP_HEAD_SEED'] ?? Date.now() % 1_000_000);
+  const random = new Random(seed);
+  const pick = (n: number): number => random.int(n);
+  const VALID = [
+    'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9480\r\nAccept: */*\r\n\r\n',
+    'GET /healthz HTTP/1.0\r\n\r\n',
+    'POST /metrics HTTP/1.1\r\nContent-Length: 3\r\nConnection: close\r\n\r\n',
+  ];
+  const ALPHABET = ['\r', '\n', ' ', ':', '\0', '\t', 'a', 'G', '/', 'H', '\x7f', '\xff', '1', '.'];
+
+  it(`never throws, and what it accepts is well formed (seed ${seed})`, () => {
+    for (let i = 0; i < 20_000; i += 1) {
+      const base = VALID[pick(VALID.length)] ?? '';
+      const chars = [...base];
+      for (let m = pick(4); m >= 0; m -= 1) {
+        const at = pick(chars.length + 1);
+        const what = pick(3);
+        if (what === 0) chars.splice(at, 1);
+        else if (what === 1) chars.splice(at, 0, ALPHABET[pick(ALPHABET.length)] ?? '');
+        else chars[at] = ALPHABET[pick(ALPHABET.length)] ?? '';
+      }
+      const text = i % 10 === 0 ? Buffer.from(Array.from({ length: pick(200) }, () => pick(256))).toString('latin1') : chars.join('');
+      const limit = 16 + pick(LIMIT);
+      const result = parse(text, limit);
+      if (result.kind !== 'request') continue;
+      const { head } = result;
+      assert.match(head.method, /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, JSON.stringify(text));
+      assert.match(head.target, /^[\x21-\x7e]+$/, JSON.stringify(text));
+      assert.ok(head.length <= Math.min(limit, text.length), JSON.stringify(text));
+    }
+  });
+
+  it('every proper prefix of a valid head is incomplete, then the whole head parses', () => {
+    for (const text of VALID) {
+      for (let cut = 0; cut < text.length; cut += 1) assert.equal(status(text.slice(0, cut)), 'incomplete', JSON.stringify(text.slice(0, cut)));
+      assert.equal(request(text).length, text.length);
+    }
   });
 });
