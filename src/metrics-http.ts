@@ -64,83 +64,100 @@ async function answerFor(exposition: Exposition, head: RequestHead): Promise<Ans
   }
 }
 
-/** Serves one connection: requests one after another (pipelining allowed), each head within the timeout. */
-function serveConnection(exposition: Exposition, socket: Socket): void {
-  let buffered: Buffer = Buffer.alloc(0);
-  let busy = false;
-  let clientDone = false;
-  let closing = false;
-  let served = 0;
-  // An absolute deadline, not an idle timer: a client trickling a byte at a time is still cut off.
-  // Unref'd: an open scrape never keeps a stopping proxy alive.
-  let deadline: NodeJS.Timeout | undefined;
-  const arm = (): void => {
-    clearTimeout(deadline);
-    deadline = setTimeout(() => socket.destroy(), REQUEST_TIMEOUT_MS).unref();
-  };
-  // After the last answer: half-close, and read (and drop) what the client still sends until it
-  // closes too, so that unread bytes do not turn the close into a reset that could destroy the
-  // answer in flight; the deadline bounds how long that may take.
-  const finish = (text?: string): void => {
-    closing = true;
-    arm();
-    if (text === undefined) socket.end();
-    else socket.end(text);
+/** One connection: requests one after another (pipelining allowed), each head within the timeout. */
+class Connection {
+  readonly #exposition: Exposition;
+  readonly #socket: Socket;
+  #buffered: Buffer = Buffer.alloc(0);
+  #busy = false;
+  #clientDone = false;
+  #closing = false;
+  #served = 0;
+  #deadline: NodeJS.Timeout | undefined;
+
+  constructor(exposition: Exposition, socket: Socket) {
+    this.#exposition = exposition;
+    this.#socket = socket;
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => clearTimeout(this.#deadline));
+    socket.on('end', () => {
+      this.#clientDone = true;
+      this.#next();
+    });
+    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+    this.#arm();
     socket.resume();
-  };
-  const next = (): void => {
-    if (busy || closing || socket.destroyed) return;
-    const parsed = parseHead(buffered, MAX_HEADER_BYTES);
+  }
+
+  #receive(chunk: Buffer): void {
+    if (this.#closing) return;
+    this.#buffered = this.#buffered.length === 0 ? chunk : Buffer.concat([this.#buffered, chunk]);
+    // Pipelined requests wait while one is answered; past a head's worth of them, stop reading
+    // (the bytes stay in the kernel) until the queue is worked down.
+    if (this.#buffered.length > MAX_HEADER_BYTES) this.#socket.pause();
+    this.#next();
+  }
+
+  /** An absolute deadline, not an idle timer: a client trickling a byte at a time is still cut off. */
+  #arm(): void {
+    clearTimeout(this.#deadline);
+    // Unref'd: an open scrape never keeps a stopping proxy alive.
+    this.#deadline = setTimeout(() => this.#socket.destroy(), REQUEST_TIMEOUT_MS).unref();
+  }
+
+  /**
+   * After the last answer: half-close, and read (and drop) what the client still sends until it
+   * closes too, so that unread bytes do not turn the close into a reset that could destroy the
+   * answer in flight; the deadline bounds how long that may take.
+   */
+  #finish(text?: string): void {
+    this.#closing = true;
+    this.#arm();
+    if (text === undefined) this.#socket.end();
+    else this.#socket.end(text);
+    this.#socket.resume();
+  }
+
+  #next(): void {
+    if (this.#busy || this.#closing || this.#socket.destroyed) return;
+    const parsed = parseHead(this.#buffered, MAX_HEADER_BYTES);
     if (parsed.kind === 'incomplete') {
       // The client sent its last byte without completing a request: nothing more will come.
-      if (clientDone) finish();
+      if (this.#clientDone) this.#finish();
       return;
     }
     if (parsed.kind === 'invalid') {
-      finish(responseText({ status: parsed.status, body: `${REASONS[parsed.status] ?? 'Bad Request'}\n` }, true));
+      this.#finish(responseText({ status: parsed.status, body: `${REASONS[parsed.status] ?? 'Bad Request'}\n` }, true));
       return;
     }
     const { head } = parsed;
-    buffered = buffered.subarray(head.length);
-    if (socket.isPaused() && buffered.length <= MAX_HEADER_BYTES) socket.resume();
-    served += 1;
+    this.#buffered = this.#buffered.subarray(head.length);
+    if (this.#socket.isPaused() && this.#buffered.length <= MAX_HEADER_BYTES) this.#socket.resume();
+    this.#served += 1;
+    void this.#answer(head);
+  }
+
+  async #answer(head: RequestHead): Promise<void> {
     // A body is never read, so nothing after it could be parsed: answer, then close.
-    const close = !head.keepAlive || head.hasBody || served >= MAX_REQUESTS_PER_CONNECTION;
-    busy = true;
-    void answerFor(exposition, head).then((answer) => {
-      busy = false;
-      if (socket.destroyed) return;
-      if (close) {
-        finish(responseText(answer, true, head.method));
-        return;
-      }
-      socket.write(responseText(answer, false, head.method));
-      arm();
-      next();
-    });
-  };
-  socket.on('error', () => socket.destroy());
-  socket.on('close', () => clearTimeout(deadline));
-  socket.on('end', () => {
-    clientDone = true;
-    next();
-  });
-  socket.on('data', (chunk: Buffer) => {
-    if (closing) return;
-    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-    // Pipelined requests wait while one is answered; past a head's worth of them, stop reading
-    // (the bytes stay in the kernel) until the queue is worked down.
-    if (buffered.length > MAX_HEADER_BYTES) socket.pause();
-    next();
-  });
-  arm();
-  socket.resume();
+    const close = !head.keepAlive || head.hasBody || this.#served >= MAX_REQUESTS_PER_CONNECTION;
+    this.#busy = true;
+    const answer = await answerFor(this.#exposition, head);
+    this.#busy = false;
+    if (this.#socket.destroyed) return;
+    if (close) {
+      this.#finish(responseText(answer, true, head.method));
+      return;
+    }
+    this.#socket.write(responseText(answer, false, head.method));
+    this.#arm();
+    this.#next();
+  }
 }
 
 /** Starts the endpoint on host:port; a bad address or a port in use is a ListenError. */
 export async function serveMetrics(host: string, port: number, exposition: Exposition): Promise<Server> {
   // The options of the proxy's own listeners (listen.ts): the sockets share their shape.
-  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => serveConnection(exposition, socket));
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => new Connection(exposition, socket));
   server.maxConnections = MAX_CONNECTIONS;
   try {
     await new Promise<void>((resolve, reject) => {
