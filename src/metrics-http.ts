@@ -39,6 +39,8 @@ interface Answer {
 function responseText(answer: Answer, close: boolean, method = 'GET'): string {
   const lines = [
     `HTTP/1.1 ${answer.status} ${REASONS[answer.status] ?? ''}`,
+    // An origin server with a clock sends Date (RFC 9110 §6.6.1).
+    `Date: ${new Date().toUTCString()}`,
     `Content-Type: ${answer.contentType ?? TEXT}`,
     `Content-Length: ${Buffer.byteLength(answer.body)}`,
     'Cache-Control: no-store',

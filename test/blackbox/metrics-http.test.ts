@@ -134,6 +134,7 @@ describe('the metrics endpoint', needs('extensions'), () => {
     const text = await answer;
     assert.deepEqual(statuses(text), [200, 200]);
     assert.match(text, /^Connection: keep-alive\r$/m);
+    assert.match(text, /^Date: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT\r$/m);
     assert.match(text, /^Connection: close\r$/m);
     assert.match(text, /^docker_proxy_build_info\{/m);
   });
