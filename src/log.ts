@@ -3,6 +3,7 @@
 // only when a log line can reach someone: dockerd gives the proxy /dev/null as stderr, and then,
 // without a log file, pino is never loaded (it costs start-up time and memory in every proxy).
 import { fstatSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { LogLevel } from './config.js';
 
 type LogFn = {
@@ -52,7 +53,10 @@ export async function createLogger(options: LogOptions): Promise<Logger> {
   const { default: pino } = await import('pino');
   const stderr = pino.destination({ dest: 2, sync: true });
   const settings = { level: options.level, base: { pid: process.pid, ...options.base } };
-  const file = options.file === undefined ? undefined : pino.destination({ dest: options.file, sync: true, append: true, mkdir: false });
+  // pino takes a destination that is all digits for a file descriptor: "--log-file 3" would write
+  // into dockerd's status pipe. An absolute path is never all digits.
+  const file = options.file === undefined ? undefined
+    : pino.destination({ dest: resolve(options.file), sync: true, append: true, mkdir: false });
   const logger = file === undefined
     ? pino(settings, stderr)
     : pino(settings, pino.multistream([{ level: 'trace', stream: stderr }, { level: 'trace', stream: file }]));

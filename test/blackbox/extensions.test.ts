@@ -2,7 +2,7 @@
 // environment, never extra flags) and the same settings as flags. A bad variable is a startup
 // error, so it goes to fd 3 like any other; a bad flag is a flag error (exit 2, usage).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -87,6 +87,19 @@ describe('DOCKER_PROXY_LOG_FILE', () => {
     };
     // Logging may be asynchronous: wait for the line rather than reading once.
     await pollUntil(mentionsMapping, STEP_MS, `a JSON line naming ports ${m.hostPort} and ${m.containerPort}`);
+  });
+
+  it('a name that is all digits is a file in the working directory, never a descriptor', OURS, async () => {
+    // pino would take "3" for fd 3: the log would go into dockerd's status pipe.
+    const dir = mkdtempSync(join(scratch, 'cwd-'));
+    const m = await mapping('tcp');
+    const proxy = spawnMapping(m, { env: { DOCKER_PROXY_LOG_FILE: '3' }, cwd: dir });
+    const status = await withTimeout(proxy.status, STEP_MS, 'status on fd 3');
+    assert.equal(status.text, '0\n', 'fd 3 carries the status and nothing else');
+    await pollUntil(() => existsSync(join(dir, '3')) && readFileSync(join(dir, '3'), 'utf8').includes(String(m.hostPort)),
+      STEP_MS, `a log line naming port ${m.hostPort} in ${dir}/3`);
+    proxy.child.kill('SIGINT');
+    assert.deepEqual(await withTimeout(proxy.exited, STEP_MS, 'exit'), { code: 0, signal: null });
   });
 
   it('in a missing directory is a startup error on fd 3', OURS, async () => {

@@ -39,6 +39,8 @@ export interface SpawnOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Another binary than PROXY_BIN (for example a copy of it elsewhere). */
   readonly bin?: string;
+  /** Working directory of the child (default: the test's). */
+  readonly cwd?: string;
 }
 
 /** A running (or finished) proxy process. */
@@ -78,7 +80,7 @@ export function spawnProxy(args: readonly string[], opts: SpawnOptions = {}): Pr
   let child: ChildProcess;
   try {
     const bin = opts.bin ?? PROXY_BIN;
-    child = spawn(bin, args, { argv0: bin, stdio, env: childEnv(opts.env) });
+    child = spawn(bin, args, { argv0: bin, stdio, env: childEnv(opts.env), cwd: opts.cwd });
   } finally {
     pipe?.closeWriteEnd(); // as dockerd does: only the child may hold the write end now
   }
