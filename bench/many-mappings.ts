@@ -12,6 +12,7 @@ import { boundCount, freePort, freeRange } from './lib/ports.ts';
 import { ownMemory, treeMemory } from './lib/procfs.ts';
 import { progress } from './lib/progress.ts';
 import type { Exit } from './lib/procs.ts';
+import { type RoundResult, failedRound } from './lib/results.ts';
 import { rotated } from './lib/rounds.ts';
 import type { RunSettings, Sample, Scenario, Session } from './lib/scenario.ts';
 import { verifyEcho } from './lib/verify.ts';
@@ -31,13 +32,6 @@ const SETTLE_MS = 1500;
 const STREAMS = [1, 8] as const;
 const GIB = 2 ** 30;
 const MIB = 2 ** 20;
-
-type Failure = { readonly error: string };
-type Outcome = Sample | Failure;
-
-function failure(error: unknown): Failure {
-  return { error: error instanceof Error ? error.message : String(error) };
-}
 
 function describeExit(exit: Exit): string {
   return exit.signal === null ? `exit status ${String(exit.code)}` : `signal ${exit.signal}`;
@@ -214,15 +208,15 @@ export const manyMappings: Scenario = {
     const tcpBackend = await freePort(true);
     const udpBackend = await freePort(true);
     return {
-      async measureRound(chosen: readonly Candidate[], round: number): Promise<Map<Candidate, Outcome>> {
-        const results = new Map<Candidate, Outcome>();
+      async measureRound(chosen: readonly Candidate[], round: number): Promise<Map<Candidate, RoundResult>> {
+        const results = new Map<Candidate, RoundResult>();
         const samples = new Map<Candidate, Record<string, number>>();
         const fail = (candidate: Candidate, error: unknown): void => {
           samples.delete(candidate);
-          results.set(candidate, failure(error));
+          results.set(candidate, failedRound(error));
         };
         if (chosen.includes('go')) {
-          results.set('go', await goFleet(settings, goCount, tcpBackend, udpBackend).catch(failure));
+          results.set('go', await goFleet(settings, goCount, tcpBackend, udpBackend).catch(failedRound));
         }
         const proxies = new Map<Candidate, RunningProxy>();
         try {

@@ -13,7 +13,7 @@ export interface UnderLoad<T> {
 }
 
 /** An open CPU window on one proxy: the load runs between open and close. */
-export interface CpuWindow {
+interface CpuWindow {
   close(): Promise<Omit<UnderLoad<never>, 'result'>>;
 }
 
@@ -23,7 +23,7 @@ export interface CpuWindow {
  * throughput include the cost of the scrapes; the scrapes before and after (for the counter
  * checks) are outside the window. A failed scrape fails the measurement.
  */
-export async function openCpuWindow(proxy: RunningProxy): Promise<CpuWindow> {
+async function openCpuWindow(proxy: RunningProxy): Promise<CpuWindow> {
   const pid = proxy.pid;
   if (pid === undefined) return { close: () => Promise.resolve({ cpuSeconds: undefined, metrics: undefined }) };
   const metricsPort = proxy.metricsPort;
@@ -44,9 +44,19 @@ export async function openCpuWindow(proxy: RunningProxy): Promise<CpuWindow> {
   };
 }
 
-/** Runs `load` inside a CPU window on `proxy` (see openCpuWindow). */
-export async function withProxyCpu<T>(proxy: RunningProxy, load: () => Promise<T>): Promise<UnderLoad<T>> {
-  const window = await openCpuWindow(proxy);
+/**
+ * Runs `load` inside a CPU window on `proxy` (see openCpuWindow). `started` is awaited between
+ * the window's opening and the load, so that concurrent measurements can start their loads
+ * together (rendezvous.ts); it is awaited even when the window fails to open.
+ */
+export async function withProxyCpu<T>(proxy: RunningProxy, load: () => Promise<T>,
+  started: () => Promise<void> = () => Promise.resolve()): Promise<UnderLoad<T>> {
+  let window: CpuWindow;
+  try {
+    window = await openCpuWindow(proxy);
+  } finally {
+    await started();
+  }
   let result: T;
   try {
     result = await load();

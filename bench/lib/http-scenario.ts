@@ -1,11 +1,12 @@
 // Shared body of the two HTTP scenarios: nginx behind each candidate, wrk in front.
 import { type Candidate, METRICS_OVERHEAD_SIDE_BY_SIDE, TRAFFIC_CANDIDATES } from './candidates.ts';
 import type { RunningProxy } from './candidates.ts';
-import { openCpuWindow } from './cpu.ts';
+import { withProxyCpu } from './cpu.ts';
 import { Fleet } from './fleet.ts';
 import { type MetricsWindow, grew, outside, total } from './metrics-scrape.ts';
 import { STATIC_FILE_BYTES, STATIC_PATH, startNginx } from './nginx.ts';
 import { rendezvous } from './rendezvous.ts';
+import { failedRound } from './results.ts';
 import type { MetricSpec, RunSettings, Sample, Scenario, Session } from './scenario.ts';
 import { type HttpResult, runWrk } from './wrk.ts';
 
@@ -43,21 +44,9 @@ export function httpCounterErrors(window: MetricsWindow, result: HttpResult, clo
 /** One wrk run through `proxy`, once `started` says go; the sample of the scenario's metrics. */
 async function measureOnce(spec: HttpScenarioSpec, settings: RunSettings, candidate: Candidate, proxy: RunningProxy,
   started: () => Promise<void>): Promise<Sample> {
-  let window;
-  try {
-    window = await openCpuWindow(proxy);
-  } finally {
-    await started();
-  }
   const url = `http://127.0.0.1:${proxy.port}${STATIC_PATH}`;
-  let result: HttpResult;
-  try {
-    result = await runWrk(url, settings.seconds, HTTP_CONNECTIONS, spec.closeEach);
-  } catch (error) {
-    await window.close().catch(() => undefined);
-    throw error;
-  }
-  const { cpuSeconds, metrics } = await window.close();
+  const { result, cpuSeconds, metrics } = await withProxyCpu(proxy,
+    () => runWrk(url, settings.seconds, HTTP_CONNECTIONS, spec.closeEach), started);
   if (result.requests <= 0) throw new Error('wrk completed no request');
   if (metrics !== undefined) for (const error of httpCounterErrors(metrics, result, spec.closeEach)) settings.problem(candidate, error);
   const sample: Record<string, number> = {
@@ -95,7 +84,7 @@ export function httpScenario(spec: HttpScenarioSpec): Scenario {
         measurePair: async (pair) => {
           const started = rendezvous(pair.length);
           const samples = await Promise.all(pair.map((candidate) => fleet.measure(candidate, (proxy) => measure(candidate, proxy, started))
-            .catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }))));
+            .catch(failedRound)));
           return new Map(pair.map((candidate, i) => [candidate, samples[i] ?? { error: 'no sample' }]));
         },
         finish: async () => {

@@ -4,6 +4,11 @@ import type { MetricSpec, Sample } from './scenario.ts';
 /** A failed measurement keeps its place in the round list. */
 export type RoundResult = Sample | { readonly error: string };
 
+/** The round entry of a measurement that threw. */
+export function failedRound(error: unknown): { readonly error: string } {
+  return { error: error instanceof Error ? error.message : String(error) };
+}
+
 export interface ScenarioOutcome {
   readonly name: string;
   readonly title: string;

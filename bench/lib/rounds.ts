@@ -2,17 +2,13 @@
 // rotates from round to round, so slow drifts in background load hit every candidate alike.
 import type { Candidate } from './candidates.ts';
 import { progress } from './progress.ts';
-import { type RoundResult, type ScenarioOutcome, isSample } from './results.ts';
+import { type RoundResult, type ScenarioOutcome, failedRound, isSample } from './results.ts';
 import type { RunSettings, Scenario } from './scenario.ts';
 import { formatNumber, median } from './stats.ts';
 
 function describe(sample: RoundResult): string {
   if (!isSample(sample)) return `FAILED: ${String(sample.error)}`;
   return Object.entries(sample).map(([key, value]) => `${key}=${formatNumber(value)}`).join(' ');
-}
-
-function errorOf(error: unknown): { error: string } {
-  return { error: error instanceof Error ? error.message : String(error) };
 }
 
 function medians(rounds: readonly RoundResult[], keys: readonly string[]): Record<string, number> {
@@ -64,7 +60,7 @@ export async function runScenario(scenario: Scenario, candidates: readonly Candi
   try {
     for (let round = 1; round <= total; round++) {
       if (session.measureRound !== undefined) {
-        const samples = await session.measureRound(candidates, round).catch((error: unknown) => errorOf(error));
+        const samples = await session.measureRound(candidates, round).catch(failedRound);
         for (const candidate of candidates) {
           record(candidate, round, samples instanceof Map ? samples.get(candidate) ?? { error: 'no sample' } : samples);
         }
@@ -72,20 +68,20 @@ export async function runScenario(scenario: Scenario, candidates: readonly Candi
       }
       for (const candidate of rotated(candidates, round)) {
         if (session.measure === undefined) throw new Error(`${scenario.name} has neither measure nor measureRound`);
-        record(candidate, round, await session.measure(candidate, round).catch((error: unknown) => errorOf(error)));
+        record(candidate, round, await session.measure(candidate, round).catch(failedRound));
       }
     }
     if (pair.length > 0) progress(`${scenario.name}: ${allRounds - total} more rounds of ${pair.join(' and ')} only`);
     for (let round = total + 1; round <= allRounds; round++) {
       const together = session.measurePair ?? session.measureRound;
       if (together !== undefined) {
-        const samples = await together.call(session, pair, round).catch((error: unknown) => errorOf(error));
+        const samples = await together.call(session, pair, round).catch(failedRound);
         for (const candidate of pair) record(candidate, round, samples instanceof Map ? samples.get(candidate) ?? { error: 'no sample' } : samples);
         continue;
       }
       for (const candidate of rotated(pair, round)) {
         if (session.measure === undefined) break;
-        record(candidate, round, await session.measure(candidate, round).catch((error: unknown) => errorOf(error)));
+        record(candidate, round, await session.measure(candidate, round).catch(failedRound));
       }
     }
     notes = session.notes?.();
