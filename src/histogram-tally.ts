@@ -34,8 +34,11 @@ export interface Sample {
   readonly metricName: string;
   /** The sample's own label (le), printed first as prom-client does. */
   readonly labels: Record<string, string | number>;
-  /** The series' labels; prom-client's Histogram.get() merges them into labels. */
-  readonly sharedLabels: Record<string, string>;
+  /**
+   * The series' labels, one object for all its samples: prom-client caches their formatting per
+   * object (a WeakMap), and its Histogram.get() merges them into `labels` without changing them.
+   */
+  readonly sharedLabels: Labels;
   readonly value: number;
 }
 
@@ -74,11 +77,11 @@ export class TallySet {
       let cumulative = 0;
       this.#bounds.forEach((bound, i) => {
         cumulative += tally.counts[i] ?? 0;
-        samples.push({ metricName: bucket, labels: { le: bound }, sharedLabels: { ...labels }, value: cumulative });
+        samples.push({ metricName: bucket, labels: { le: bound }, sharedLabels: labels, value: cumulative });
       });
-      samples.push({ metricName: bucket, labels: { le: '+Inf' }, sharedLabels: { ...labels }, value: tally.count });
-      samples.push({ metricName: `${this.#name}_sum`, labels: {}, sharedLabels: { ...labels }, value: tally.sum });
-      samples.push({ metricName: `${this.#name}_count`, labels: {}, sharedLabels: { ...labels }, value: tally.count });
+      samples.push({ metricName: bucket, labels: { le: '+Inf' }, sharedLabels: labels, value: tally.count });
+      samples.push({ metricName: `${this.#name}_sum`, labels: {}, sharedLabels: labels, value: tally.sum });
+      samples.push({ metricName: `${this.#name}_count`, labels: {}, sharedLabels: labels, value: tally.count });
     }
     return samples;
   }
