@@ -1,19 +1,15 @@
 // The metrics endpoint: GET /metrics (exposition format) and GET /healthz, nothing else. A plain
 // TCP server with its own small request parser (http-head.ts says why not node:http). Requests are
 // small and short-lived by construction, so a slow or hostile client cannot hold it or the proxy:
-// the head is bounded in size and in time, a body is never read, connections are capped.
-import { createServer, type Server, type Socket } from 'node:net';
+// the head is bounded in size and in time, a body is never read, connections are capped, and the
+// next pipelined request is not started while the previous answer still waits in the socket's
+// buffer (a client that sends requests but never reads holds one answer, not one per request).
+// The bytes so held are bounded in total as well: past the budget a request gets a short 503.
+import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import { formatHostPort } from './config.js';
 import { describeError, errnoText, errnoCode, ListenError } from './errors.js';
+import { REASONS, Shared, answerFor, responseParts, type Exposition } from './metrics-answer.js';
 import { parseHead, type RequestHead } from './http-head.js';
-
-/** What the endpoint serves; metrics.ts provides it. */
-export interface Exposition {
-  readonly contentType: string;
-  render(): Promise<string>;
-  /** False once the proxy stopped serving: /healthz then answers 503. */
-  healthy(): boolean;
-}
 
 const MAX_HEADER_BYTES = 8 * 1024;
 /** From a connection's start or its previous answer, the time the next request head has to arrive. */
@@ -21,71 +17,33 @@ const REQUEST_TIMEOUT_MS = 5_000;
 /** Enough for every scraper; a flood beyond it is refused rather than allowed to use up descriptors. */
 const MAX_CONNECTIONS = 256;
 const MAX_REQUESTS_PER_CONNECTION = 100;
-
-const REASONS: Readonly<Record<number, string>> = {
-  200: 'OK', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error', 503: 'Service Unavailable', 505: 'HTTP Version Not Supported',
-};
-const TEXT = 'text/plain; charset=utf-8';
-
-interface Answer {
-  readonly status: number;
-  readonly body: string;
-  readonly contentType?: string;
-  readonly allow?: boolean;
-}
-
-/** The whole response: status line, headers and body (none for HEAD, RFC 9110 §9.3.2), in one write. */
-function responseText(answer: Answer, close: boolean, method = 'GET'): string {
-  const lines = [
-    `HTTP/1.1 ${answer.status} ${REASONS[answer.status] ?? ''}`,
-    // An origin server with a clock sends Date (RFC 9110 §6.6.1).
-    `Date: ${new Date().toUTCString()}`,
-    `Content-Type: ${answer.contentType ?? TEXT}`,
-    `Content-Length: ${Buffer.byteLength(answer.body)}`,
-    'Cache-Control: no-store',
-  ];
-  if (answer.allow === true) lines.push('Allow: GET');
-  lines.push(close ? 'Connection: close' : 'Connection: keep-alive');
-  return `${lines.join('\r\n')}\r\n\r\n${method === 'HEAD' ? '' : answer.body}`;
-}
-
-async function answerFor(exposition: Exposition, head: RequestHead): Promise<Answer> {
-  const path = head.target.split('?', 1)[0];
-  if (path !== '/metrics' && path !== '/healthz') return { status: 404, body: 'not found: try /metrics or /healthz\n' };
-  // Read-only by construction: nothing but GET is answered.
-  if (head.method !== 'GET') return { status: 405, body: 'method not allowed\n', allow: true };
-  if (path === '/healthz') {
-    const ok = exposition.healthy();
-    return ok ? { status: 200, body: 'ok\n' } : { status: 503, body: 'stopping\n' };
-  }
-  try {
-    return { status: 200, body: await exposition.render(), contentType: exposition.contentType };
-  } catch (error) {
-    return { status: 500, body: `cannot render metrics: ${describeError(error)}\n` };
-  }
-}
-
 /** One connection: requests one after another (pipelining allowed), each head within the timeout. */
 class Connection {
-  readonly #exposition: Exposition;
+  readonly #shared: Shared;
   readonly #socket: Socket;
   #buffered: Buffer = Buffer.alloc(0);
+  /** An answer is being made or still waits in the socket's buffer: the next request waits. */
   #busy = false;
   #clientDone = false;
   #closing = false;
   #served = 0;
+  /** Bytes of this connection's answer counted in the shared budget until the socket drains. */
+  #held = 0;
   #deadline: NodeJS.Timeout | undefined;
 
-  constructor(exposition: Exposition, socket: Socket) {
-    this.#exposition = exposition;
+  constructor(shared: Shared, socket: Socket) {
+    this.#shared = shared;
     this.#socket = socket;
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => clearTimeout(this.#deadline));
+    socket.on('close', () => {
+      clearTimeout(this.#deadline);
+      this.#release();
+    });
     socket.on('end', () => {
       this.#clientDone = true;
       this.#next();
     });
+    socket.on('drain', () => this.#drained());
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
     this.#arm();
     socket.resume();
@@ -107,17 +65,45 @@ class Connection {
     this.#deadline = setTimeout(() => this.#socket.destroy(), REQUEST_TIMEOUT_MS).unref();
   }
 
+  #release(): void {
+    this.#shared.queuedBytes -= this.#held;
+    this.#held = 0;
+  }
+
+  /** Writes a response; true when the socket took it without queueing past its high-water mark. */
+  #send(parts: readonly Buffer[], end: boolean): boolean {
+    const socket = this.#socket;
+    socket.cork();
+    let more = true;
+    for (const part of parts) more = socket.write(part);
+    if (end) socket.end();
+    socket.uncork();
+    if (!more || end) {
+      this.#held = socket.writableLength;
+      this.#shared.queuedBytes += this.#held;
+    }
+    return more;
+  }
+
   /**
    * After the last answer: half-close, and read (and drop) what the client still sends until it
    * closes too, so that unread bytes do not turn the close into a reset that could destroy the
-   * answer in flight; the deadline bounds how long that may take.
+   * answer in flight; the deadline bounds how long that may take (a client that does not read
+   * its answer included).
    */
-  #finish(text?: string): void {
+  #finish(parts: readonly Buffer[] = []): void {
     this.#closing = true;
     this.#arm();
-    if (text === undefined) this.#socket.end();
-    else this.#socket.end(text);
+    this.#send(parts, true);
     this.#socket.resume();
+  }
+
+  #drained(): void {
+    this.#release();
+    if (this.#closing || !this.#busy) return;
+    this.#busy = false;
+    this.#arm();
+    this.#next();
   }
 
   #next(): void {
@@ -129,7 +115,7 @@ class Connection {
       return;
     }
     if (parsed.kind === 'invalid') {
-      this.#finish(responseText({ status: parsed.status, body: `${REASONS[parsed.status] ?? 'Bad Request'}\n` }, true));
+      this.#finish(responseParts({ status: parsed.status, body: `${REASONS[parsed.status] ?? 'Bad Request'}\n` }, true));
       return;
     }
     const { head } = parsed;
@@ -143,28 +129,31 @@ class Connection {
     // A body is never read, so nothing after it could be parsed: answer, then close.
     const close = !head.keepAlive || head.hasBody || this.#served >= MAX_REQUESTS_PER_CONNECTION;
     this.#busy = true;
-    const answer = await answerFor(this.#exposition, head);
-    this.#busy = false;
+    const answer = await answerFor(this.#shared, head);
     if (this.#socket.destroyed) return;
-    if (close) {
-      this.#finish(responseText(answer, true, head.method));
+    if (close || answer.retryAfter === true) {
+      this.#finish(responseParts(answer, true, head.method));
       return;
     }
-    this.#socket.write(responseText(answer, false, head.method));
     this.#arm();
+    // The next request is parsed only once this answer has left user space ('drain').
+    if (!this.#send(responseParts(answer, false, head.method), false)) return;
+    this.#busy = false;
     this.#next();
   }
 }
 
 /** Starts the endpoint on host:port; a bad address or a port in use is a ListenError. */
 export async function serveMetrics(host: string, port: number, exposition: Exposition): Promise<Server> {
+  const shared = new Shared(exposition);
   // The options of the proxy's own listeners (listen.ts): the sockets share their shape.
-  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => new Connection(exposition, socket));
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => new Connection(shared, socket));
   server.maxConnections = MAX_CONNECTIONS;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host, port, exclusive: true }, () => {
+      // A v6 address serves v6 only, as the proxy's own listeners do (listen.ts).
+      server.listen({ host, port, exclusive: true, ipv6Only: isIPv6(host) }, () => {
         server.off('error', reject);
         resolve();
       });

@@ -34,7 +34,7 @@ export function mappingLabels(mapping: Mapping): MappingLabels {
 export function setupMetrics(config: ProxyConfig, dataPath: () => string, log: Logger, single: Mapping | undefined): MetricsHandle {
   // node_exporter exports its own process_* series; ours would clash in textfile mode.
   const prefix = config.metricsDir !== undefined ? 'docker_proxy_' : '';
-  const metrics = new Metrics({ version: VERSION, dataPath, defaultMetricsPrefix: prefix });
+  const metrics = new Metrics({ version: VERSION, dataPath, defaultMetricsPrefix: prefix, warn: (message) => log.warn(message) });
   if (single !== undefined) metrics.labelEverything(mappingLabels(single));
   let server: Server | undefined;
   let writer: TextfileWriter | undefined;

@@ -58,6 +58,10 @@ export interface MetricsOptions {
   readonly dataPath: () => string;
   /** Prefix for prom-client's process/Node series (textfile mode must not clash with node_exporter's own). */
   readonly defaultMetricsPrefix: string;
+  /** Told once when the histograms cannot be tallied (see TALLY_HOOK_PRESENT). */
+  readonly warn?: (message: string) => void;
+  /** Tally the histograms (the default where prom-client has the hook), or observe them plainly. */
+  readonly tallied?: boolean;
 }
 
 /** One string per mapping label set (label values never contain a newline). */
@@ -65,15 +69,27 @@ function seriesKey(labels: MappingLabels): string {
   return MAPPING_LABELS.map((name) => labels[name]).join('\n');
 }
 
+/** The histograms' per-mapping side: one observer per series, forgotten with its mapping. */
+interface HistogramSeries {
+  tally(key: string, labels: Readonly<Record<string, string>>): { observe(value: number): void };
+  drop(key: string): void;
+}
+
+/**
+ * prom-client 15's registry formats a metric from getForPromString() when it has one, and
+ * Histogram's own get() reads it too. It is not public API, so the version is pinned exactly in
+ * package.json, and this checks at load time that the hook is still there.
+ */
+export const TALLY_HOOK_PRESENT = typeof Reflect.get(Histogram.prototype, 'getForPromString') === 'function';
+
 /**
  * A histogram series whose samples come from tallies: prom-client supplies the metadata and the
  * formatting, the tallies the values (prom-client has no way to set bucket counts, only observe()).
  */
-function talliedHistogram(registry: Registry, name: string, help: string, buckets: readonly number[]): TallySet {
+function talliedHistogram(registry: Registry, name: string, help: string, buckets: readonly number[]): HistogramSeries {
   const tallies = new TallySet(name, buckets);
-  // prom-client 15's registry formats a metric from getForPromString() when it has one, and
-  // Histogram's own get() reads it too; it is not in the typings, so its shape is spelled out
-  // here. test/unit/metrics.test.ts checks the text against a plain prom-client histogram's.
+  // Not in the typings, so the hook's shape is spelled out here. test/unit/metrics.test.ts
+  // checks the text against a plain prom-client histogram's.
   class Tallied extends Histogram<string> {
     async getForPromString(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: Sample[] }> {
       return { name, help, type: 'histogram', aggregator: 'sum', values: tallies.samples() };
@@ -83,14 +99,32 @@ function talliedHistogram(registry: Registry, name: string, help: string, bucket
   return tallies;
 }
 
+/** Without the hook: prom-client's own histogram, observed per connection (slower, same text). */
+function plainHistogram(registry: Registry, name: string, help: string, buckets: readonly number[]): HistogramSeries {
+  const histogram = new Histogram({ name, help, labelNames: [...MAPPING_LABELS], buckets: [...buckets], registers: [registry] });
+  const labelsByKey = new Map<string, Readonly<Record<string, string>>>();
+  return {
+    tally(key, labels) {
+      labelsByKey.set(key, labels);
+      const child = histogram.labels({ ...labels });
+      return { observe: (value) => child.observe(value) };
+    },
+    drop(key) {
+      const labels = labelsByKey.get(key);
+      if (labels !== undefined) histogram.remove({ ...labels });
+      labelsByKey.delete(key);
+    },
+  };
+}
+
 const DIRECTIONS = { toContainer: 'host_to_container', toHost: 'container_to_host' } as const;
 
 /** Metrics owns a fresh registry with every docker_proxy_* series; see the file comment. */
 export class Metrics {
   readonly registry = new Registry();
   readonly #sources = new Set<MetricsSource>();
-  readonly #connectDuration: TallySet;
-  readonly #connectionDuration: TallySet;
+  readonly #connectDuration: HistogramSeries;
+  readonly #connectionDuration: HistogramSeries;
   #snapshots: Map<MetricsSource, TcpSnapshot | UdpSnapshot> | undefined;
 
   constructor(options: MetricsOptions) {
@@ -163,9 +197,11 @@ export class Metrics {
         this.set({ version: options.version, data_path: options.dataPath() }, 1);
       },
     });
-    this.#connectDuration = talliedHistogram(this.registry, 'docker_proxy_backend_connect_duration_seconds',
+    if (!TALLY_HOOK_PRESENT) options.warn?.('prom-client has no getForPromString() hook: histograms fall back to per-connection observations');
+    const histogram = (options.tallied ?? TALLY_HOOK_PRESENT) && TALLY_HOOK_PRESENT ? talliedHistogram : plainHistogram;
+    this.#connectDuration = histogram(this.registry, 'docker_proxy_backend_connect_duration_seconds',
       'Time to connect to the container, per accepted connection.', [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5]);
-    this.#connectionDuration = talliedHistogram(this.registry, 'docker_proxy_connection_duration_seconds',
+    this.#connectionDuration = histogram(this.registry, 'docker_proxy_connection_duration_seconds',
       'Lifetime of proxied TCP connections, observed when they close.', [0.001, 0.01, 0.1, 1, 10, 60, 300, 1800, 3600, 86400]);
     // The default event-loop monitor samples every 10 ms: 100 wake-ups a second per proxy.
     collectDefaultMetrics({ register: this.registry, prefix: options.defaultMetricsPrefix, eventLoopMonitoringPrecision: 1000 });

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { tcpRoundTrip } from '../helpers/client.ts';
 import { echo, startTcpBackend, type TcpBackend } from '../helpers/echo.ts';
-import { closeSocket, listenTcp, LOOPBACK, portOf, reservePort } from '../helpers/net.ts';
+import { closeSocket, listenTcp, LOOPBACK, needsIpv6, portOf, reservePort } from '../helpers/net.ts';
 import { dockerdArgs, killAll, type Mapping, runToExit, spawnMapping, startProxy } from '../helpers/spawn-proxy.ts';
 import { needs } from '../helpers/target.ts';
 import { STEP_MS, withTimeout } from '../helpers/timeout.ts';
@@ -220,6 +220,33 @@ describe('the metrics endpoint', needs('extensions'), () => {
     const { metricsPort } = await startEndpoint();
     await Promise.all(Array.from({ length: 40 }, () => rawConnection(metricsPort)));
     assert.equal((await ask(metricsPort, '/metrics', 'GET', 2_000)).status, 200);
+  });
+});
+
+describe('a v6 metrics address', needs('extensions'), () => {
+  it('[::]:PORT serves IPv6 only, as the proxy\'s own v6 listeners do', needsIpv6(), async () => {
+    const backend = await startTcpBackend(V4, echo);
+    backends.push(backend);
+    const metricsPort = await reservePort('tcp', LOOPBACK.v6);
+    const hostPort = await reservePort('tcp', V4);
+    await startProxy({ proto: 'tcp', hostIp: V4, hostPort, containerIp: V4, containerPort: backend.port },
+      { env: { DOCKER_PROXY_METRICS_ADDR: `[::]:${metricsPort}` } });
+    const v6 = await withTimeout(new Promise<number>((resolve, reject) => {
+      request({ host: LOOPBACK.v6, port: metricsPort, path: '/healthz', agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).once('error', reject).end();
+    }), STEP_MS, 'GET /healthz on [::1]');
+    assert.equal(v6, 200);
+    const v4 = await withTimeout(new Promise<string>((resolve) => {
+      const sock = net.connect({ host: V4, port: metricsPort });
+      sock.once('connect', () => {
+        sock.destroy();
+        resolve('connected');
+      });
+      sock.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+    }), STEP_MS, `connect to ${V4}:${metricsPort}`);
+    assert.equal(v4, 'ECONNREFUSED');
   });
 });
 

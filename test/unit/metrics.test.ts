@@ -1,8 +1,8 @@
 // The tallied histograms against prom-client's own: same observations, same exposition lines.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { Histogram, Registry } from 'prom-client';
-import { Metrics, type MappingLabels } from '../../src/metrics.ts';
+import { Metrics, TALLY_HOOK_PRESENT, type MappingLabels } from '../../src/metrics.ts';
 
 const LABELS: MappingLabels = { proto: 'tcp', host_ip: '127.0.0.1', host_port: '8080', container_ip: '172.17.0.2', container_port: '80' };
 const OTHER: MappingLabels = { ...LABELS, host_port: '8081' };
@@ -11,8 +11,9 @@ const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25
 // On the bounds (le is inclusive), between them, below the first and above the last.
 const VALUES = [0, 0.00005, 0.0001, 0.0003, 0.001, 0.0049, 0.05, 0.3, 1, 4.99, 5, 7, 1e6];
 
+let tallied = true;
 function metrics(): Metrics {
-  return new Metrics({ version: 'test', dataPath: () => 'splice', defaultMetricsPrefix: '' });
+  return new Metrics({ version: 'test', dataPath: () => 'splice', defaultMetricsPrefix: '', tallied });
 }
 
 /** The exposition lines of one metric family (HELP, TYPE and samples), sorted. */
@@ -30,7 +31,15 @@ async function reference(observations: ReadonlyArray<readonly [MappingLabels, nu
   return family(await registry.metrics(), NAME);
 }
 
-describe('tallied histograms', () => {
+it('the pinned prom-client has the hook the tallied histograms use', () => {
+  assert.equal(TALLY_HOOK_PRESENT, true);
+});
+
+for (const mode of ['tallied', 'plain (the fallback without the hook)'] as const) describe(`${mode} histograms`, () => {
+  before(() => {
+    tallied = mode === 'tallied';
+  });
+
   it('expose the same buckets, sum and count as a prom-client histogram', async () => {
     const m = metrics();
     const a = m.observerFor(LABELS);
