@@ -15,8 +15,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { configureSplice, spliceAvailable, startSpliceRelay } from '../src/splice.js';
-import { startStreamRelay } from '../src/stream-relay.js';
+import { configureSplice, spliceAvailable, startSpliceRelay } from '../src/proxy/tcp/splice-relay.js';
+import { startStreamRelay } from '../src/proxy/tcp/stream-relay.js';
 
 const HOST = '127.0.0.1';
 const KiB = 1024;

@@ -52,6 +52,7 @@ await build({
     'import.meta.url': '__importMetaUrl',
     __DOCKER_PROXY_VERSION__: JSON.stringify(pkg.version),
     __DOCKER_PROXY_COMMIT__: JSON.stringify(commit),
+    __DOCKER_PROXY_ADDON_DIR__: JSON.stringify('../build/Release/'),
   },
   // The splice addon is a native file next to the bundle; it is loaded at run time.
   external: ['*.node'],

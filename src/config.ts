@@ -1,4 +1,4 @@
-// Types, defaults and pure value parsers shared by the CLI and the proxies. Imports nothing from src/.
+// Types, limits and pure value parsers shared by the CLI and the proxies. Imports nothing from src/.
 import { isIPv4, isIPv6 } from 'node:net';
 
 /** The protocols this proxy forwards. docker-proxy also has sctp; Node has no kernel SCTP sockets. */
@@ -24,14 +24,23 @@ export interface Mapping {
   readonly useListenFd: boolean;
 }
 
-/** How TCP bytes move: splice(2) in the kernel, the JS stream relay, or splice when available. */
-export type DataPathPreference = 'auto' | 'splice' | 'stream';
-export const DATA_PATHS: readonly DataPathPreference[] = ['auto', 'splice', 'stream'];
+/**
+ * How bytes move, for TCP and UDP alike: the native addons, the JS paths, or native wherever it
+ * loads. `spelled` is the word the user wrote (the old names splice and stream are accepted as
+ * native and js), so that an error names the value as it was given.
+ */
+export interface DataPathChoice {
+  readonly path: 'native' | 'js' | 'auto';
+  readonly spelled: string;
+}
+export const DATA_PATH_WORDS: Readonly<Record<string, DataPathChoice['path']>> = {
+  auto: 'auto', native: 'native', js: 'js', splice: 'native', stream: 'js',
+};
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-/** Everything a running proxy needs, validated once at the edge (cli.ts) and trusted after. */
+/** Everything a running proxy needs, validated once at the edge (src/cli/) and trusted after. */
 export interface ProxyConfig {
   /** 'single': docker-proxy's own command line (dockerd's); 'multi': -p/--publish and --config. */
   readonly mode: 'single' | 'multi';
@@ -42,9 +51,9 @@ export interface ProxyConfig {
   readonly logLevel: LogLevel;
   /** Also append logs here: dockerd gives the proxy /dev/null as stdout and stderr. */
   readonly logFile: string | undefined;
-  readonly udpIdleTimeoutMs: number;
-  readonly udpMaxFlows: number;
-  readonly dataPath: DataPathPreference;
+  /** UDP flows: forgotten after idleTimeoutMs without traffic; at most maxFlows at once. */
+  readonly udp: { readonly idleTimeoutMs: number; readonly maxFlows: number };
+  readonly dataPath: DataPathChoice;
   /** Serve GET /metrics and /healthz here; off when undefined. */
   readonly metricsAddr: Endpoint | undefined;
   /** Write <proto>_<host-ip>_<host-port>.prom here every metricsIntervalMs; off when undefined. */
@@ -52,15 +61,9 @@ export interface ProxyConfig {
   readonly metricsIntervalMs: number;
 }
 
-/** docker-proxy's DefaultConnTrackTimeout. */
-export const UDP_CONNTRACK_TIMEOUT_MS = 90_000;
-/** Bounds memory and descriptors under a flood of new source ports (docker-proxy has no bound). */
-export const UDP_MAX_FLOWS_DEFAULT = 4096;
-export const UDP_MAX_FLOWS_LIMIT = 1_000_000;
 /** The largest IPv4 UDP payload; docker-proxy's UDPBufSize. */
 export const UDP_MAX_DATAGRAM = 65_507;
 export const TCP_KEEPALIVE_INITIAL_DELAY_MS = 15_000;
-export const METRICS_INTERVAL_MS_DEFAULT = 5_000;
 
 /**
  * Parses an IP the way Go's net.ParseIP does: dotted IPv4 without leading zeros, IPv6 without a
@@ -104,6 +107,12 @@ export function parseHostPort(text: string): Endpoint | undefined {
 /** Formats host:port as Go does, with brackets around IPv6 hosts. */
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** The mapping's identity: what a reload compares. */
+export function mappingKey(mapping: Mapping): string {
+  const { proto, frontend, backend } = mapping;
+  return `${proto}/${formatHostPort(frontend.host, frontend.port)}->${formatHostPort(backend.host, backend.port)}`;
 }
 
 /** Formats a mapping as docker-proxy's log lines do: tcp/0.0.0.0:8080 -> tcp/172.17.0.2:80. */

@@ -1,7 +1,7 @@
 // The composition root and the only owner of the process contract with dockerd: argv, the status
-// pipe on fd 3, the socket on fd 4 (through listen.ts), signals and the exit status.
+// pipe on fd 3, the socket on fd 4 (through src/proxy/listen.ts), signals and the exit status.
 import { writeSync } from 'node:fs';
-import { parseCommandLine } from './cli.js';
+import { parseCommandLine } from './cli/command-line.js';
 import { describeMapping, type ProxyConfig } from './config.js';
 import { ProxyError, describeError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
@@ -96,7 +96,7 @@ async function run(config: ProxyConfig, status: StatusPipe): Promise<void> {
   // In docker-proxy's own mode SIGHUP keeps Go's default: it ends the process.
   if (config.mode === 'multi') handleReload(service, log);
   // Settles --data-path auto now that "0\n" is out: loading the addon was the slowest start-up step.
-  const path = service.hasTcp ? service.dataPath() : undefined;
+  const path = service.hasTcp ? service.tcpPath() : undefined;
   const udp = service.udpPath();
   log.info({
     dataPath: path?.name, fallbackReason: path?.fallbackReason, udpPath: udp?.name, udpFallbackReason: udp?.fallbackReason,

@@ -1,21 +1,21 @@
 // Service assembles a running proxy process from its configuration: the data path, the
 // supervisor with every mapping, and the metrics. main.ts owns the process contract around it.
 import type { Mapping, ProxyConfig } from './config.js';
-import { chooseDataPath, type DataPath } from './data-path.js';
+import { chooseTcpPath, chooseUdpPath, type TcpPath } from './proxy/data-path.js';
+import type { UdpPath } from './proxy/contract.js';
 import type { Logger } from './log.js';
-import { readConfigFile } from './mapping-spec.js';
-import type { MetricsHandle } from './metrics-setup.js';
-import type { StartRelay } from './relay.js';
+import { readConfigFile } from './cli/config-file.js';
+import type { MetricsHandle } from './metrics/setup.js';
+import type { StartRelay } from './proxy/tcp/relay.js';
 import { Supervisor, type ReloadResult } from './supervisor.js';
-import { chooseUdpPath, type UdpPath } from './proxy.js';
 
 /** A started service; stop() is synchronous so that signal handlers can call it before exiting. */
 export interface Service {
   readonly mappings: number;
   /** Whether any mapping (or the config file) can carry TCP: only then is there a data path to choose. */
   readonly hasTcp: boolean;
-  /** The TCP data path in use ('splice' or 'stream'); settles the 'auto' choice if still open. */
-  dataPath(): DataPath;
+  /** The TCP relay in use ('splice' or 'stream'); settles the 'auto' choice if still open. */
+  tcpPath(): TcpPath;
   /** The UDP path in use, once a UDP mapping has been opened (none yet: undefined). */
   udpPath(): UdpPath | undefined;
   /** Re-reads the config file (multi mode); throws, keeping the running set, if it is bad. */
@@ -32,14 +32,14 @@ interface Parts {
 /**
  * Starts every mapping and the metrics; everything is bound before this resolves, or nothing is
  * left bound and it throws. With --data-path auto, the splice addon is loaded later: at the first
- * connection or when dataPath() is first asked (main asks right after reporting ready).
+ * connection or when tcpPath() is first asked (main asks right after reporting ready).
  */
 export async function startService(config: ProxyConfig, log: Logger): Promise<Service> {
   const hasTcp = config.mappings.some((mapping) => mapping.proto === 'tcp') || config.configFile !== undefined;
   // An explicit choice is checked now (an unloadable addon is a start-up error); 'auto' waits.
-  let path: DataPath | undefined = config.dataPath !== 'auto' && hasTcp ? chooseDataPath(config.dataPath) : undefined;
-  const dataPath = (): DataPath => (path ??= chooseDataPath(config.dataPath));
-  const startRelay: StartRelay = (client, backend) => dataPath().startRelay(client, backend);
+  let path: TcpPath | undefined = config.dataPath.path !== 'auto' && hasTcp ? chooseTcpPath(config.dataPath) : undefined;
+  const tcpPath = (): TcpPath => (path ??= chooseTcpPath(config.dataPath));
+  const startRelay: StartRelay = (client, backend) => tcpPath().startRelay(client, backend);
   // Decided at the first UDP mapping (the first open, so an unloadable addon fails start-up), then kept.
   let chosenUdpPath: UdpPath | undefined;
   const udpPath = (): UdpPath => {
@@ -50,17 +50,17 @@ export async function startService(config: ProxyConfig, log: Logger): Promise<Se
     return chosenUdpPath;
   };
   // build_info's data_path: the TCP path where TCP is served, else the UDP one ('native' or 'js').
-  const dataPathName = (): string => (hasTcp ? dataPath().name : udpPath().name);
+  const dataPathName = (): string => (hasTcp ? tcpPath().name : udpPath().name);
   const fileMappings = (): Mapping[] => (config.configFile === undefined ? [] : readConfigFile(config.configFile));
   const parts: Parts = {};
   try {
     const single = config.mode === 'single' ? config.mappings[0] : undefined;
     // Loaded only when asked for: a proxy without metrics never evaluates prom-client.
     if (config.metricsAddr !== undefined || config.metricsDir !== undefined) {
-      parts.metrics = (await import('./metrics-setup.js')).setupMetrics(config, dataPathName, log, single);
+      parts.metrics = (await import('./metrics/setup.js')).setupMetrics(config, dataPathName, log, single);
     }
     const supervisor = new Supervisor({
-      log, startRelay, udp: { udpIdleTimeoutMs: config.udpIdleTimeoutMs, udpMaxFlows: config.udpMaxFlows, path: udpPath }, metrics: parts.metrics, nameMappingsInErrors: config.mode === 'multi',
+      log, startRelay, udp: { ...config.udp, path: udpPath }, metrics: parts.metrics, nameMappingsInErrors: config.mode === 'multi',
     });
     parts.supervisor = supervisor;
     await supervisor.openAll([...config.mappings, ...fileMappings()]);
@@ -70,7 +70,7 @@ export async function startService(config: ProxyConfig, log: Logger): Promise<Se
         return supervisor.size;
       },
       hasTcp,
-      dataPath,
+      tcpPath,
       udpPath: () => chosenUdpPath,
       reload: () => supervisor.reload([...config.mappings, ...fileMappings()]),
       stop: () => stopParts(parts),

@@ -2,13 +2,12 @@
 // with -p/--config. Each mapping is the same Proxy as in the single mode. Opening a set is atomic
 // (all bound, or none left bound); a reload opens what is new, closes what is gone, and leaves
 // unchanged mappings and their live connections alone.
-import { describeMapping, type Mapping } from './config.js';
+import { describeMapping, mappingKey, type Mapping } from './config.js';
 import { ProxyError, describeError } from './errors.js';
 import { withFields, type Logger } from './log.js';
-import { mappingKey } from './mapping-spec.js';
-import type { ConnectionObserver, TcpSnapshot, UdpSnapshot } from './metrics.js';
-import { createProxy, type Proxy, type UdpSettings } from './proxy.js';
-import type { StartRelay } from './relay.js';
+import type { ConnectionObserver, Proxy, TcpSnapshot, UdpSettings, UdpSnapshot } from './proxy/contract.js';
+import { createProxy } from './proxy/create.js';
+import type { StartRelay } from './proxy/tcp/relay.js';
 
 /** How the supervisor tells the metrics about mappings coming and going. */
 export interface MappingRegistry {

@@ -1,5 +1,5 @@
 // --data-path: the TCP and UDP data paths in use are the ones asked for, and a missing addon is
-// handled: 'auto' falls back to the JS path (and says why), 'splice' is a start-up error.
+// handled: 'auto' falls back to the JS path (and says why), 'native' (or 'splice') is a start-up error.
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,16 +50,17 @@ describe('--data-path', needs('extensions'), () => {
   });
   afterEach(killAll);
 
-  for (const path of ['splice', 'stream']) {
-    it(`${path}: the proxy runs and forwards with that path`, async () => {
-      const { log, hostPort, proc } = await start(PROXY_BIN, path);
+  // native and js are the names; splice and stream, the TCP relays they pick, are accepted too.
+  for (const [option, path] of [['splice', 'splice'], ['stream', 'stream'], ['native', 'splice'], ['js', 'stream']] as const) {
+    it(`${option}: the proxy runs and forwards with the ${path} relay`, async () => {
+      const { log, hostPort, proc } = await start(PROXY_BIN, option);
       await awaitReady(proc);
       assert.equal((await runningLine(log))['dataPath'], path);
       assert.equal((await tcpRoundTrip(V4, hostPort, `over ${path}`)).toString(), `over ${path}`);
     });
   }
 
-  for (const [option, udpPath] of [['splice', 'native'], ['stream', 'js']] as const) {
+  for (const [option, udpPath] of [['splice', 'native'], ['stream', 'js'], ['native', 'native'], ['js', 'js']] as const) {
     it(`${option}: a UDP mapping runs on the ${udpPath} UDP path, and the log says so`, async () => {
       const { log, proc } = await start(PROXY_BIN, option, 'udp');
       await awaitReady(proc);
@@ -102,6 +103,13 @@ describe('--data-path', needs('extensions'), () => {
       assert.match(result.fd3, /^1\ndata path splice is unavailable for UDP: /);
     });
 
+    it('native is a start-up error on fd 3, naming the value as given', async () => {
+      const { args, env } = await mapping('native');
+      const result = await runToExit(args, { env, bin: bare });
+      assert.equal(result.exit.code, 1);
+      assert.match(result.fd3, /^1\ndata path native is unavailable: splice addon not loadable/);
+    });
+
     it('splice is a start-up error on fd 3', async () => {
       const { args, env } = await mapping('splice');
       const result = await runToExit(args, { env, bin: bare });
@@ -113,6 +121,6 @@ describe('--data-path', needs('extensions'), () => {
   it('a bad value is a usage error', async () => {
     const result = await runToExit(['--data-path', 'fast']);
     assert.equal(result.exit.code, 2);
-    assert.match(result.stderr, /^invalid value "fast" for flag -data-path: must be one of auto, splice, stream/);
+    assert.match(result.stderr, /^invalid value "fast" for flag -data-path: must be one of auto, native, js \(or splice, stream: the older names of native, js\)/);
   });
 });

@@ -13,7 +13,7 @@ import { needs } from '../helpers/target.ts';
 import { STEP_MS, withTimeout } from '../helpers/timeout.ts';
 
 const V4 = LOOPBACK.v4;
-/** The server's request, header and idle timeout (metrics-http.ts), and slack for a loaded machine. */
+/** The server's request, header and idle timeout (src/metrics/http-server.ts), and slack for a loaded machine. */
 const REQUEST_TIMEOUT_MS = 5_000;
 const SLACK_MS = 2_000;
 

@@ -2,17 +2,17 @@
 // back from GET /metrics (DOCKER_PROXY_METRICS_ADDR) and from the textfile (DOCKER_PROXY_METRICS_DIR).
 // The endpoint's HTTP edge cases and the startup errors are in metrics-http.test.ts.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { get } from 'node:http';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { connectTcp, tcpRoundTrip, udpClient } from '../helpers/client.ts';
 import { echo, startTcpBackend, startUdpBackend, type TcpBehaviour } from '../helpers/echo.ts';
 import { closeSocket, listenTcp, LOOPBACK, portOf, type Proto, reservePort } from '../helpers/net.ts';
 import { killAll, type ProxyProcess, startProxy } from '../helpers/spawn-proxy.ts';
-import { needs } from '../helpers/target.ts';
+import { PROXY_BIN, needs } from '../helpers/target.ts';
 import { pollUntil, STEP_MS, withTimeout } from '../helpers/timeout.ts';
 
 const V4 = LOOPBACK.v4;
@@ -87,6 +87,19 @@ interface Metered {
 }
 
 /** Starts a proxy on 127.0.0.1 with GET /metrics on another OS-chosen port (and `env`). */
+/**
+ * build_info's data_path for a process serving only `proto`: the TCP relay (splice, stream) or the
+ * UDP path (native, js) that DOCKER_PROXY_DATA_PATH picks; auto picks native where the addons are
+ * next to the bundle (build/Release), as they are wherever the build succeeded.
+ */
+function expectedDataPath(proto: Proto): string {
+  const word = process.env['DOCKER_PROXY_DATA_PATH'] || 'auto';
+  const addonBuilt = existsSync(join(dirname(PROXY_BIN), '..', 'build', 'Release', proto === 'tcp' ? 'splice.node' : 'udp_proxy.node'));
+  const native = ['native', 'splice'].includes(word) || (word === 'auto' && addonBuilt);
+  if (proto === 'tcp') return native ? 'splice' : 'stream';
+  return native ? 'native' : 'js';
+}
+
 async function startMetered(proto: Proto, containerPort: number, env: Readonly<Record<string, string>> = {}): Promise<Metered> {
   const held = await listenTcp({ host: V4 }); // held while the host port is chosen, so the two differ
   const metricsPort = portOf(held);
@@ -151,7 +164,7 @@ describe('TCP metrics', needs('extensions'), () => {
       const info = samples.filter((s) => s.name === 'docker_proxy_build_info');
       assert.equal(info.length, 1);
       assert.equal(info[0]?.value, 1);
-      assert.match(info[0]?.labels.get('data_path') ?? '', /^[a-z]+$/);
+      assert.equal(info[0]?.labels.get('data_path'), expectedDataPath('tcp'));
       assert.match(info[0]?.labels.get('version') ?? '', /\S/);
       // Without a metrics dir, prom-client's default series keep their usual names.
       assert.ok(samples.some((s) => s.name === 'process_cpu_user_seconds_total'));
@@ -235,7 +248,7 @@ describe('UDP metrics', needs('extensions'), () => {
       assert.equal(samples.filter((s) => s.name.startsWith('docker_proxy_connections_')).length, 0, 'no TCP series');
       assertMappingLabels(samples, labels);
       assert.equal(valueOf(samples, 'docker_proxy_build_info'), 1);
-      assert.match(samples.find((s) => s.name === 'docker_proxy_build_info')?.labels.get('data_path') ?? '', /^[a-z]+$/);
+      assert.equal(samples.find((s) => s.name === 'docker_proxy_build_info')?.labels.get('data_path'), expectedDataPath('udp'));
     } finally {
       await Promise.all(clients.map((c) => c.close()));
       await backend.close();

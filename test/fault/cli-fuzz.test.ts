@@ -1,7 +1,7 @@
 // Fault 10, bad input through the command line and the environment. A seeded grammar (grammar.ts)
 // mixes valid flags, Go syntax variants, garbage, huge values, unicode, empty strings,
 // -use-listen-fd without fd 4 and bad DOCKER_PROXY_* values.
-//  - In process, parseCommandLine (src/cli.ts) must never throw: it returns one of its result kinds,
+//  - In process, parseCommandLine (src/cli/command-line.ts) must never throw: it returns one of its result kinds,
 //    and a configuration it accepts is sane (ports in range, finite durations).
 //  - Spawned, the built binary must exit 0, 1 or 2 (or run, and then exit 0 on SIGINT), never print
 //    a stack trace, never hang, and its fd 3 must match its exit (dockerd's contract).
@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { parseCommandLine } from '../../src/cli.ts';
+import { parseCommandLine } from '../../src/cli/command-line.ts';
 import { withTimeout } from '../helpers/timeout.ts';
 import { caseRandom, generate, type Generated } from './helpers/grammar.ts';
 import { killFaultProxies, spawnRaw, tempDir } from './helpers/proxy.ts';

@@ -2,7 +2,7 @@
 // process exits 0 and the port stays dead until the container restarts). Under a hard
 // RLIMIT_NOFILE the proxy must: keep running, refuse what it cannot hold promptly (no hang), not
 // spin, serve again once descriptors are free, return to its baseline descriptors, and log the
-// failures at a bounded rate (throttle.ts: at most 5 lines per 10 s per cause).
+// failures at a bounded rate (src/proxy/throttle.ts: at most 5 lines per 10 s per cause).
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { after, before, describe, it } from 'node:test';

@@ -17,7 +17,7 @@ import { V4, size } from './helpers/settings.ts';
 import { fmt, quantile } from './helpers/sysinfo.ts';
 import { echoOnce } from './helpers/traffic.ts';
 
-/** metrics-http.ts: request, header and idle timeout; connection cap. */
+/** src/metrics/http-server.ts: request, header and idle timeout; connection cap. */
 const REQUEST_TIMEOUT_MS = 5_000;
 const MAX_CONNECTIONS = 256;
 const SLACK_MS = 3_000;

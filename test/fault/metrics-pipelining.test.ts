@@ -16,11 +16,12 @@ import { MiB, V4, size } from './helpers/settings.ts';
 import { fdTotal, fmt, quantile, rssBytes } from './helpers/sysinfo.ts';
 import { echoOnce } from './helpers/traffic.ts';
 
+const FILLER_HOST = '127.0.0.3';
 const MAPPINGS = 1000;
 const CLIENTS = size(8, 16);
 const PIPELINED = size(100, 200);
 const ABUSE_MS = size(5_000, 15_000);
-/** metrics-http.ts: an answer must drain (and the next head arrive) within this time. */
+/** src/metrics/http-server.ts: an answer must drain (and the next head arrive) within this time. */
 const REQUEST_TIMEOUT_MS = 5_000;
 const SLACK_MS = 3_000;
 /** The proxy's growth during the abuse; without the fix it was ~600 MiB for 8 clients. */
@@ -67,9 +68,10 @@ describe(`${CLIENTS} clients pipelining ${PIPELINED} × GET /metrics at ${MAPPIN
     const backend = await startBackend(echoBehaviour);
     backends.push(backend);
     const [hostPort, metricsPort] = [await freeTcpPort(), await freeTcpPort()];
-    // One mapping to forward through; the others (OS-chosen host ports) make the exposition large.
+    // One mapping to forward through; the others make the exposition large. Their OS-chosen ports
+    // are on another loopback address, so none can take the metrics port before the endpoint binds it.
     const specs = [`${V4}:${hostPort}:${V4}:${backend.port}`];
-    for (let i = 1; i < MAPPINGS; i += 1) specs.push(`${V4}:0:${V4}:${10_000 + i}`);
+    for (let i = 1; i < MAPPINGS; i += 1) specs.push(`${FILLER_HOST}:0:${V4}:${10_000 + i}`);
     const raw = spawnRaw(specs.flatMap((spec) => ['-p', spec]), { env: { DOCKER_PROXY_METRICS_ADDR: `${V4}:${metricsPort}` } });
     const { pid } = raw.child;
     if (pid === undefined || raw.pipe === undefined) throw new Error('could not spawn the proxy');

@@ -16,7 +16,7 @@ import { fmt, watchExit } from './helpers/sysinfo.ts';
 import { connect } from './helpers/traffic.ts';
 
 // Hundreds in both runs. The stream path's signal handler waits for the current event-loop turn,
-// which stream-relay.ts bounds (500 transfers on 2 cores both busy with other work: handler after
+// which src/proxy/tcp/stream-relay.ts bounds (500 transfers on 2 cores both busy with other work: handler after
 // 0.12-0.34 s, exit by 0.5 s; before the bound 0.57-0.78 s and 0.93 s).
 const TRANSFERS = size(300, 500);
 const UDP_FLOWS = size(300, 800);

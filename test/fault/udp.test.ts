@@ -86,7 +86,7 @@ async function dropClient(sock: dgram.Socket): Promise<void> {
 
 for (const dataPath of DATA_PATHS) {
   // The data path option is shared with TCP: 'splice' selects the native UDP path where there is
-  // one (it falls back to, or is, the JS path otherwise), 'stream' the JS path (udp.ts).
+  // one (it falls back to, or is, the JS path otherwise), 'stream' the JS path (src/proxy/udp/udp-proxy.ts).
   const label = `DOCKER_PROXY_DATA_PATH=${dataPath}`;
 
   describe(`UDP (${label}): ${CLIENTS} distinct clients in a row, DOCKER_PROXY_UDP_MAX_FLOWS=${MAX_FLOWS}`, { timeout: size(120_000, 400_000) }, () => {

@@ -1,0 +1,182 @@
+// The native UDP data path (native/udp.cc): the frontend socket, the per-client backend sockets and
+// the flow table all live in the addon, which moves datagrams in batches (recvmmsg/sendmmsg) with
+// no JS per datagram, and answers each client from the address it sent to (IP_PKTINFO), as
+// docker-proxy v28+ does. This is the only module that loads the addon; udp-proxy.ts is the JS fallback.
+import { getSystemErrorName } from 'node:util';
+import { hasMethods, loadAddon, type Loaded } from '../addon.js';
+import { formatHostPort, type Endpoint } from '../../config.js';
+import { ListenError, describeError, errnoText, listenError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { Proxy, UdpSnapshot } from '../contract.js';
+import { Throttle } from '../throttle.js';
+
+type OnWarn = (kind: unknown, errno: unknown) => void;
+
+/** The addon's exports; every result is checked at run time before use. */
+interface UdpAddon {
+  open(fd: number, family: number, host: string, port: number, backendHost: string, backendPort: number,
+    idleMs: number, maxFlows: number, onWarn: OnWarn): unknown;
+}
+
+interface NativeHandle {
+  stats(): unknown;
+  port(): unknown;
+  close(): unknown;
+}
+
+const LISTEN_FD = 4;
+/** Drop reasons the addon reports as negative codes (positive codes are errno values). */
+const DROP_REASONS: Readonly<Record<number, string>> = { [-1]: 'send_queue_full', [-2]: 'truncated' };
+/** stats(): nine counters, then (code, count) pairs. */
+const COUNTERS = 9;
+
+let loaded: Loaded<UdpAddon> | undefined;
+
+function isUdpAddon(value: unknown): value is UdpAddon {
+  return hasMethods(value, 'open');
+}
+
+function isNativeHandle(value: unknown): value is NativeHandle {
+  return hasMethods(value, 'stats', 'port', 'close');
+}
+
+function load(): Loaded<UdpAddon> {
+  loaded ??= loadAddon({ file: 'udp_proxy', name: 'UDP addon', linuxOnly: 'the native UDP path is Linux-only', isAddon: isUdpAddon });
+  return loaded;
+}
+
+/** Whether UDP mappings can use the native path; if not, why (they then use udp-proxy.ts). */
+export function udpNativeAvailable(): { ok: true } | { ok: false; reason: string } {
+  const result = load();
+  return result.ok ? { ok: true } : { ok: false, reason: result.reason };
+}
+
+export interface NativeUdpOptions {
+  readonly frontend: Endpoint;
+  /** Adopt the socket on fd 4 (-use-listen-fd) instead of binding frontend.host:port. */
+  readonly useListenFd: boolean;
+  readonly backend: Endpoint;
+  readonly idleTimeoutMs: number;
+  readonly maxFlows: number;
+  readonly log: Logger;
+}
+
+function count(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0;
+}
+
+/** The addon's stats() array as numbers (anything else reads as 0). */
+function numbers(value: unknown): number[] {
+  if (!Array.isArray(value)) return [];
+  return value.map((each: unknown) => (typeof each === 'number' && Number.isFinite(each) ? each : 0));
+}
+
+function errnoName(errno: number): string {
+  try {
+    return getSystemErrorName(-errno);
+  } catch {
+    return `errno_${errno}`;
+  }
+}
+
+/** A Node-style system error (code, errno, syscall), so errors.ts can word it as for dgram. */
+function systemError(failure: unknown): Error {
+  const errno: unknown = typeof failure === 'object' && failure !== null ? Reflect.get(failure, 'errno') : undefined;
+  const syscall: unknown = typeof failure === 'object' && failure !== null ? Reflect.get(failure, 'syscall') : undefined;
+  const message: unknown = typeof failure === 'object' && failure !== null ? Reflect.get(failure, 'message') : undefined;
+  const code = typeof errno === 'number' && errno > 0 ? errnoName(errno) : 'EINVAL';
+  const error = new Error(typeof message === 'string' ? message : 'the addon returned no proxy');
+  return Object.assign(error, { code, errno: typeof errno === 'number' ? -errno : 0, syscall: typeof syscall === 'string' ? syscall : 'open' });
+}
+
+/** The docker-proxy error for a frontend the addon could not open. */
+function openError(options: NativeUdpOptions, failure: unknown): ListenError {
+  const cause = systemError(failure);
+  const syscall = Reflect.get(cause, 'syscall');
+  if (options.useListenFd) return new ListenError(`unexpected socket type for listener fd: ${cause.message}`, { cause });
+  if (syscall === 'setsockopt') return new ListenError(`${cause.message}: ${describeError(cause)}`, { cause });
+  return listenError('udp', options.frontend, cause);
+}
+
+/** Opens the frontend natively and starts forwarding; throws a ListenError as openUdpSocket does. */
+export function openNativeUdpProxy(options: NativeUdpOptions): NativeUdpProxy {
+  const result = load();
+  if (!result.ok) throw new ListenError(`native UDP path unavailable: ${result.reason}`);
+  const { frontend, backend } = options;
+  const proxy = new NativeUdpProxy(options);
+  const handle = result.addon.open(options.useListenFd ? LISTEN_FD : -1, frontend.family, frontend.host, frontend.port,
+    backend.host, backend.port, Math.max(1, Math.ceil(options.idleTimeoutMs)), options.maxFlows,
+    (kind, errno) => proxy.warn(kind, errno));
+  if (!isNativeHandle(handle)) throw openError(options, handle);
+  proxy.attach(handle);
+  return proxy;
+}
+
+/** A UDP mapping served by the addon; the same Proxy contract and snapshot as UdpProxy. */
+export class NativeUdpProxy implements Proxy {
+  readonly #backendText: string;
+  readonly #log: Logger;
+  readonly #throttle = new Throttle();
+  #handle: NativeHandle | undefined;
+  #closed = false;
+
+  constructor(options: NativeUdpOptions) {
+    this.#backendText = formatHostPort(options.backend.host, options.backend.port);
+    this.#log = options.log;
+  }
+
+  /** Called once by openNativeUdpProxy. */
+  attach(handle: NativeHandle): void {
+    this.#handle = handle;
+  }
+
+  /** The port the frontend socket is bound to (useful when it was asked for port 0). */
+  get port(): number {
+    return count(this.#handle?.port());
+  }
+
+  get activeFlows(): number {
+    return this.snapshot().flowsActive;
+  }
+
+  snapshot(): UdpSnapshot & { readonly flowsExpired: { readonly closed: number } } {
+    const values = numbers(this.#handle?.stats());
+    const at = (index: number): number => Math.max(0, values[index] ?? 0);
+    const dropped: Record<string, number> = {};
+    for (let i = COUNTERS; i + 1 < values.length; i += 2) {
+      const code = values[i] ?? 0;
+      const reason = DROP_REASONS[code] ?? (code > 0 ? errnoName(code) : 'unknown');
+      dropped[reason] = (dropped[reason] ?? 0) + at(i + 1);
+    }
+    return {
+      proto: 'udp',
+      datagramsToContainer: at(0),
+      datagramsToHost: at(1),
+      bytesToContainer: at(2),
+      bytesToHost: at(3),
+      flowsTotal: at(4),
+      flowsActive: at(5),
+      flowsExpired: { idle: at(6), evicted: at(7), closed: at(8) },
+      dropped,
+    };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handle?.close();
+  }
+
+  /** The addon's report of a failure (already rate-limited natively); logged like udp-proxy.ts does. */
+  warn(kind: unknown, errno: unknown): void {
+    const code = typeof errno === 'number' && errno > 0 ? errnoName(errno) : 'EIO';
+    const key = `${typeof kind === 'string' ? kind : 'unknown'}:${code}`;
+    const suppressed = this.#throttle.admit(key);
+    if (suppressed === undefined || this.#closed) return;
+    const text = errnoText(code);
+    const message = kind === 'reply'
+      ? `Can't send a reply to a udp client (flow closed): ${text}`
+      : kind === 'frontend' ? `udp frontend socket error: ${text}` : `Can't proxy a datagram to udp/${this.#backendText}: ${text}`;
+    this.#log.warn({ err: text, code, suppressed }, message);
+  }
+}

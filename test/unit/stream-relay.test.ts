@@ -1,5 +1,0 @@
-// The stream relay (pure JS) against the shared Relay contract.
-import { startStreamRelay } from '../../src/stream-relay.ts';
-import { describeRelayContract } from './relay-contract.ts';
-
-describeRelayContract({ name: 'stream relay', start: startStreamRelay, idleFds: () => 0 });
