@@ -1,6 +1,6 @@
 // Lint: typescript-eslint's recommended rules, no escape hatches from the compiler, each vendor and
 // each native addon behind one door, and the folder boundaries of src/ (docs/design/layout.md).
-// Import cycles, which lint cannot see across files, are scripts/check-imports.mjs's job.
+// Import cycles, which lint cannot see across files, are scripts/check-imports.ts's job.
 // test/unit/lint/boundaries.test.ts checks that a probe file breaking each rule fails.
 import tseslint from 'typescript-eslint';
 

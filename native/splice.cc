@@ -1,7 +1,7 @@
 // Relay between two connected TCP sockets, driven by libuv polls on Node's own event loop. Small
 // messages are copied (recv into a stack buffer, send straight on); a bulk flow is spliced through a
 // kernel pipe that the direction holds only while the flow lasts. Design and measurements:
-// shared/docs/node-notes.md §1.3. JS API (all failures are returned, never thrown):
+// docs/design/node-facts.md §1.3. JS API (all failures are returned, never thrown):
 //   start(clientFd, backendFd, onDone) -> SpliceRelay | { errno, syscall, message }
 //   onDone(errno, syscall, hostToContainer, containerToHost)   errno 0: clean end
 //   SpliceRelay#stats() -> [hostToContainer, containerToHost];  SpliceRelay#abort()

@@ -3,7 +3,7 @@
 // own event loop. Datagrams move in batches (recvmmsg/sendmmsg) through one set of buffers shared by
 // every proxy of the thread, so a flow costs a socket and ~300 bytes, never a 64 KiB buffer. Replies
 // leave from the address the client sent to (IP_PKTINFO / IPV6_PKTINFO), as docker-proxy v28+ does.
-// Spec: shared/docs/docker-proxy-spec.md §4.1. JS API (failures are returned, never thrown):
+// Spec: docs/design/engine-contract.md §4.1. JS API (failures are returned, never thrown):
 //   open(fd, family, host, port, backendHost, backendPort, idleMs, maxFlows, onWarn)
 //     -> UdpProxy | { errno, syscall, message }    fd -1: bind host:port; else adopt fd
 //   onWarn(kind, errno)   kind: 'dial' | 'backend-send' | 'backend' | 'reply' | 'frontend'

@@ -1,7 +1,7 @@
 // Bundles src/main.ts into dist/docker-proxy.cjs, and each optional vendor (yargs, pino,
 // prom-client) into its own file under dist/vendor/, loaded only when used. One small file to
 // compile is what keeps start-up and memory per proxy process small: dockerd starts one process
-// per published port (bench/startup-memory.ts measures it; node-notes §3).
+// per published port (bench/startup-memory.ts measures it; docs/design/node-facts.md §3).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, readFileSync, rmSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // Logging: pino JSON lines on stderr, written synchronously (no thread pool, no unbounded buffer in
-// bursts; node-notes §6), optionally also appended to a file. The only file importing pino, and
+// bursts; docs/design/node-facts.md §6), optionally also appended to a file. The only file importing pino, and
 // only when a log line can reach someone: dockerd gives the proxy /dev/null as stderr, and then,
 // without a log file, pino is never loaded (it costs start-up time and memory in every proxy).
 import { fstatSync, statSync } from 'node:fs';

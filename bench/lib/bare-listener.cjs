@@ -3,7 +3,7 @@
 // dependencies, no logging, no metrics: what any Node proxy pays before doing anything useful.
 'use strict';
 /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS on purpose, like dist/docker-proxy.cjs:
-   no ESM loader, so no libuv threadpool at start-up (node-notes §3). */
+   no ESM loader, so no libuv threadpool at start-up (docs/design/node-facts.md §3). */
 const fs = require('node:fs');
 const net = require('node:net');
 

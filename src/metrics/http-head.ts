@@ -3,7 +3,7 @@
 // It exists because node:http's server, once it has handled a single request, slows the proxy's
 // connection handling by 2-4 % for the rest of the process's life (its request, response and parser
 // objects go through the same EventEmitter and net.Socket code as the proxy's sockets and make
-// V8's inline caches there megamorphic; measured in the note of issue 4). A plain socket and this
+// V8's inline caches there megamorphic; measured in docs/design/metrics-endpoint.md). A plain socket and this
 // parser leave the proxy's own code paths as they are.
 
 /** The request as the endpoint needs it. */

@@ -1,6 +1,6 @@
 // Prometheus metrics. The data path only bumps plain counters (or the splice addon counts
 // natively); the series here read them when scraped, in collect(), so counting costs nothing per
-// chunk or datagram (node-notes §5). Histograms are tallied once per connection in plain arrays
+// chunk or datagram (docs/design/node-facts.md §5). Histograms are tallied once per connection in plain arrays
 // (histogram-tally.ts). The only file importing prom-client, and main loads it only when metrics
 // are enabled.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';

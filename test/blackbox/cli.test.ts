@@ -1,4 +1,4 @@
-// Command line (spec §1, §6.3 items 1–3): Go `flag` semantics, exit codes 0/2, usage text,
+// Command line (docs/design/engine-contract.md §1, §5): Go `flag` semantics, exit codes 0/2, usage text,
 // and nothing ever written on fd 3 when the process exits from flag handling.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';

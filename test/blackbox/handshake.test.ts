@@ -1,4 +1,4 @@
-// The process contract with dockerd (spec §2, §6.3 items 4–7): the status pipe on fd 3,
+// The process contract with dockerd (docs/design/engine-contract.md §2, §5): the status pipe on fd 3,
 // exit codes, signals, and the listening socket handed over on fd 4.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

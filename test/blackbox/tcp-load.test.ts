@@ -1,4 +1,4 @@
-// TCP under load and failure (spec §3, §6.3 items 11–12): a large two-way transfer, a backend
+// TCP under load and failure (docs/design/engine-contract.md §3, §5): a large two-way transfer, a backend
 // that refuses, many connections at once, and no fds left behind afterwards.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

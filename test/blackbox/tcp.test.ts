@@ -1,4 +1,4 @@
-// TCP forwarding (spec §3, §6.3 items 8–10) in both of dockerd's modes: fallback (the proxy
+// TCP forwarding (docs/design/engine-contract.md §3, §5) in both of dockerd's modes: fallback (the proxy
 // binds the host port, as 20.10 always does) and fd 4 (-use-listen-fd).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';

@@ -1,4 +1,4 @@
-// UDP flow lifetime (spec §4.1, §6.3 items 17–18), with our settings to make it testable
+// UDP flow lifetime (docs/design/engine-contract.md §4.1, §5), with our settings to make it testable
 // (ours only): the idle timeout (90 s in docker-proxy) and a cap on the number of flows.
 // A flow is visible from the container as the proxy's source port: a new flow, a new port.
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// UDP forwarding (spec §4, §6.3 items 15–17, 19–20) in fallback and fd mode.
+// UDP forwarding (docs/design/engine-contract.md §4, §5) in fallback and fd mode.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';

@@ -1,4 +1,4 @@
-// docker-proxy started exactly as a moby v28+ engine starts it, without dockerd (spec §2.1-2.6):
+// docker-proxy started exactly as a moby v28+ engine starts it, without dockerd (docs/design/engine-contract.md §2):
 // the socket made, bound and (TCP) listening like osallocator_linux.go, passed on fd 4 with
 // -use-listen-fd last in argv, a real pipe on fd 3 read like StartProxy, SIGINT to stop.
 // Run: node --import tsx --test test/engine/v28-harness.test.ts  (DOCKER_PROXY_BIN picks the binary)

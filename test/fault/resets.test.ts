@@ -2,7 +2,7 @@
 // aborts with a RST (socket.resetAndDestroy()). The proxy must free both sockets of every pair
 // (its descriptors return to the baseline) and the other side must see its connection end (FIN
 // or reset) promptly, not hang. Go's docker-proxy turns a reset into a FIN towards the other
-// side (spec §3), so either is accepted here.
+// side (docs/design/engine-contract.md §3), so either is accepted here.
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { after, before, describe, it } from 'node:test';

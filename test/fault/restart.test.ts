@@ -1,7 +1,7 @@
 // Fault 7, the container restarts: its server stops (open connections die with it) and comes back
 // on the same port, several times, while the same proxy keeps running. Connections open at the
 // stop must end promptly; connections made during the gap must fail promptly (the proxy accepts,
-// cannot dial, closes: spec §3), never hang; after each restart new connections succeed, and the
+// cannot dial, closes: docs/design/engine-contract.md §3), never hang; after each restart new connections succeed, and the
 // proxy ends with the descriptors it started with.
 import assert from 'node:assert/strict';
 import type net from 'node:net';

@@ -1,6 +1,6 @@
 // Fault 9, shutdown under load. dockerd stops a proxy with SIGINT and waits for it without a
 // timeout; its Pdeathsig is SIGTERM. Either must end the process with status 0 (a signal death or
-// another status is logged as an error by dockerd, spec §2.4/§2.6) within one second, even with
+// another status is logged as an error by dockerd, docs/design/engine-contract.md §2.4) within one second, even with
 // hundreds of connections moving data both ways, or hundreds of UDP flows in use.
 import assert from 'node:assert/strict';
 import type dgram from 'node:dgram';

@@ -1,5 +1,5 @@
 // Fault 8, UDP under many clients. docker-proxy keeps one flow (socket, goroutine, 64 KiB buffer)
-// per client address:port for at least 90 s, without a bound (spec §4.1, moby#11185): a stream of
+// per client address:port for at least 90 s, without a bound (docs/design/engine-contract.md §4.1, moby#11185): a stream of
 // new source ports grows it without limit. Here, with DOCKER_PROXY_UDP_MAX_FLOWS=1000:
 //  - many distinct clients in a row stay within the flow limit, the descriptors and a small memory
 //    bound; least recently used flows are evicted and counted (metrics), a busy flow survives;

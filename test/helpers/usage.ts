@@ -1,4 +1,4 @@
-// The usage text Go's flag package prints for docker-proxy (spec §1.3), per version.
+// The usage text Go's flag package prints for docker-proxy (docs/design/engine-contract.md §1.3), per version.
 import { PROXY_BIN } from './target.ts';
 
 /** The flag entries of the newest docker-proxy, in Go's PrintDefaults layout. */

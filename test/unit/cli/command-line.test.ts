@@ -1,4 +1,4 @@
-// The command line against a table of Go flag package cases (spec §1.3) and our extra options.
+// The command line against a table of Go flag package cases (docs/design/engine-contract.md §1.3) and our extra options.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseCommandLine, usageText, type CliResult } from '../../../src/cli/command-line.ts';
