@@ -36,6 +36,7 @@ function restrictedSyntax(except, addonLoader = false, dataPlane = false) {
     rules.push(
       { selector: "ImportSpecifier[imported.name='createRequire']", message: `only ${ADDON_LOADER} loads native addons (createRequire)` },
       { selector: "CallExpression[callee.name='require'][arguments.0.value=/\\.node$/]", message: `only ${ADDON_LOADER} loads native addons (require of a .node file)` },
+      { selector: "MemberExpression[object.name='process'][property.name='dlopen']", message: `only ${ADDON_LOADER} loads native addons (process.dlopen)` },
     );
   }
   return ['error', ...rules];

@@ -26,6 +26,7 @@ export const startupMemory: Scenario = {
   description: `Per round and candidate, ${PROXIES_PER_ROUND} TCP proxies (${PROXIES_PER_QUICK_ROUND} in quick mode) are started one after another, each timed from `
     + 'spawn to "0\\n" on its fd 3 pipe (the handshake dockerd waits for). With all of them running and idle, '
     + `after ${SETTLE_MS / 1000} s, PSS and private memory (/proc/PID/smaps_rollup) are summed and divided by the count. `
+    + 'Every candidate is started as dockerd starts it: stdout and stderr on /dev/null, DOCKER_PROXY_* only as the candidate asks. '
     + '`bare` is a dependency-free Node listener (bench/lib/bare-listener.cjs): the floor for any Node proxy.',
   metrics: [
     { key: 'startup_ms', label: 'start-up to ready (median of the round)', unit: 'ms', better: 'lower' },
@@ -43,7 +44,7 @@ export const startupMemory: Scenario = {
           const count = settings.quick ? PROXIES_PER_QUICK_ROUND : PROXIES_PER_ROUND;
           for (let i = 0; i < count; i++) {
             const hostPort = await freePort();
-            running.push(await startCandidate(candidate, { proto: 'tcp', hostPort, containerPort }, settings.tools));
+            running.push(await startCandidate(candidate, { proto: 'tcp', hostPort, containerPort }, settings.tools, { asDockerd: true }));
           }
           await sleep(SETTLE_MS);
           const pids = running.flatMap((proxy) => (proxy.pid === undefined ? [] : [proxy.pid]));

@@ -155,14 +155,24 @@ async function untilBound(proc: Tracked, mapping: Mapping): Promise<void> {
 
 let logCounter = 0;
 
+/** How a candidate is started beyond its command. */
+export interface StartOptions {
+  /**
+   * stdout and stderr on /dev/null, as dockerd sets them, instead of a log file. Start-up is then
+   * what it is under dockerd: our proxy loads its logger (pino) only when a log line can reach
+   * someone, and that costs more start-up time than the rest of the proxy.
+   */
+  readonly asDockerd?: boolean;
+}
+
 /** Starts `candidate` for `mapping` and waits until it is ready (dockerd's 16 s limit). */
-export async function startCandidate(candidate: Candidate, mapping: Mapping, tools: Toolbox): Promise<RunningProxy> {
+export async function startCandidate(candidate: Candidate, mapping: Mapping, tools: Toolbox, options: StartOptions = {}): Promise<RunningProxy> {
   if (candidate === 'direct') {
     return { candidate, pid: undefined, port: mapping.containerPort, readyMs: 0, logPath: undefined,
       died: () => undefined, stop: () => Promise.resolve(undefined) };
   }
   const metricsPort = candidate === 'ours-metrics' ? await freePort() : undefined;
-  const proxy = await startCommand(candidate, command(candidate, mapping, tools, metricsPort), mapping, tools);
+  const proxy = await startCommand(candidate, command(candidate, mapping, tools, metricsPort), mapping, tools, options);
   return metricsPort === undefined ? proxy : { ...proxy, metricsPort };
 }
 
@@ -176,10 +186,11 @@ export function startOurs(candidate: Candidate, args: readonly string[], port: n
   return startCommand(candidate, spec, { proto: 'tcp', hostPort: port, containerPort: 0 }, tools);
 }
 
-async function startCommand(candidate: Candidate, spec: Command, mapping: Mapping, tools: Toolbox): Promise<RunningProxy> {
+async function startCommand(candidate: Candidate, spec: Command, mapping: Mapping, tools: Toolbox,
+  options: StartOptions = {}): Promise<RunningProxy> {
   const { file, args, env, statusPipe } = spec;
-  const logPath = join(tools.workDir, `${candidate}-${mapping.proto}-${mapping.hostPort}-${logCounter++}.log`);
-  const logFd = openSync(logPath, 'w');
+  const logPath = options.asDockerd === true ? undefined : join(tools.workDir, `${candidate}-${mapping.proto}-${mapping.hostPort}-${logCounter++}.log`);
+  const logFd = openSync(logPath ?? '/dev/null', 'w');
   const fifo = statusPipe ? openStatusFifo(tools.workDir) : undefined;
   const stdio: Array<'ignore' | number> = ['ignore', logFd, logFd];
   if (fifo !== undefined) stdio.push(fifo.writeFd);
@@ -197,7 +208,7 @@ async function startCommand(candidate: Candidate, spec: Command, mapping: Mappin
     const status = await Promise.race([fifo.status, timeout]);
     if (status?.text !== '0\n') {
       await stopTracked(proc, 'SIGKILL', 1000);
-      const log = readFileSync(logPath, 'utf8').trim().slice(-1500);
+      const log = logPath === undefined ? '(stderr was /dev/null)' : readFileSync(logPath, 'utf8').trim().slice(-1500);
       throw new StartError(`${candidate} did not report ready on fd 3 (got ${JSON.stringify(status?.text ?? 'nothing in 16 s')}); log: ${log}`);
     }
     readyAt = status.firstByteAt;

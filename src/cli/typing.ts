@@ -1,7 +1,9 @@
 // Typing the raw values of the command line and the environment with the flag table: yargs is
 // configured from it (types, defaults, coercion by the table's parsers, strictness). dockerd's
-// own argv, with no extra option anywhere, takes a direct path through the same parsers, because
-// loading yargs costs more start-up time than the rest of the proxy (bench/startup-memory.ts).
+// own argv takes a direct path through the same parsers, because loading yargs costs more start-up
+// time than the rest of the proxy (bench/startup-memory.ts). So do DOCKER_PROXY_* variables: they
+// are how a dockerd-run proxy is configured (dockerd passes its environment), one text each, with
+// nothing for yargs to do; only extra options written on the command line go through yargs.
 // Every value is parsed exactly once, by its flag's parser. The only file importing yargs.
 import { FLAGS, FLAG_NAMES, type FlagName, type FlagSpec, type FlagValue, type Parsed } from './flags.js';
 
@@ -41,10 +43,14 @@ function byFlag(given: readonly Given[]): Map<FlagName, Given[]> {
   return grouped;
 }
 
-/** Types every flag: the direct path for docker-proxy's own flags alone, yargs otherwise. */
+/** Whether a raw value is one dockerd can give: its own flags in argv, or a variable. */
+const fromEngine = (one: Given): boolean =>
+  one.from === 'env' || FLAGS[one.flag].group === 'mapping' || FLAGS[one.flag].group === 'docker';
+
+/** Types every flag: the direct path for what dockerd gives, yargs for any extra option in argv. */
 export async function typeFlags(given: readonly Given[]): Promise<TypedFlags> {
   const grouped = byFlag(given);
-  const direct = given.every((one) => FLAGS[one.flag].group === 'mapping' || FLAGS[one.flag].group === 'docker');
+  const direct = given.every(fromEngine);
   const parsed = direct ? typeDirectly(grouped) : await typeWithYargs(grouped);
   return fold(grouped, parsed);
 }

@@ -194,4 +194,15 @@ describe('the engine fast path', () => {
       assert.deepEqual(await parse(args), await parse([...args, '-log-level', 'info']));
     });
   }
+  // Variables (dockerd's environment) take the direct path too; the same values through yargs.
+  const envs: ReadonlyArray<Readonly<Record<string, string>>> = [
+    { DOCKER_PROXY_DATA_PATH: 'stream', DOCKER_PROXY_UDP_IDLE_TIMEOUT: '1m30s', DOCKER_PROXY_UDP_MAX_FLOWS: '0x10' },
+    { DOCKER_PROXY_METRICS_DIR: '/run/m', DOCKER_PROXY_LOG_LEVEL: 'debug' },
+    { DOCKER_PROXY_UDP_IDLE_TIMEOUT: 'abc' },
+  ];
+  for (const env of envs) {
+    it(`${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} with dockerd's argv`, async () => {
+      assert.deepEqual(await parse(ENGINE_ARGS, env), await parse([...ENGINE_ARGS, '-metrics-interval', '5s'], env));
+    });
+  }
 });

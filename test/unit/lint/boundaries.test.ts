@@ -27,6 +27,10 @@ const probes: ReadonlyArray<{ what: string; code: string; refusedIn: string; all
     what: 'createRequire outside the addon loader', code: "import { createRequire } from 'node:module';\nexport const r = createRequire(import.meta.url);\n",
     refusedIn: 'src/proxy/tcp/splice-relay.ts', allowedIn: 'src/proxy/addon.ts', says: /only src\/proxy\/addon\.ts loads native addons/,
   },
+  {
+    what: 'process.dlopen outside the addon loader', code: "const m = { exports: {} };\nprocess.dlopen(m, '/x/splice.node');\nexport const e = m.exports;\n",
+    refusedIn: 'src/proxy/udp/native-udp-proxy.ts', allowedIn: 'src/proxy/addon.ts', says: /loads native addons \(process\.dlopen\)/,
+  },
   { what: 'require of a .node file', code: "declare const require: (id: string) => unknown;\nexport const a = require('../build/Release/splice.node');\n", refusedIn: 'src/main.ts', says: /loads native addons/ },
   { what: 'the data plane importing metrics/', code: "import type { Metrics } from '../../metrics/registry.js';\nexport type M = Metrics;\n", refusedIn: 'src/proxy/tcp/probe.ts', says: /data plane/ },
   { what: 'the data plane importing cli/', code: "export const f = import('../cli/flags.js');\n", refusedIn: 'src/proxy/probe.ts', says: /data plane/ },
