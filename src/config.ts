@@ -37,6 +37,22 @@ export const DATA_PATH_WORDS: Readonly<Record<string, DataPathChoice['path']>> =
   auto: 'auto', native: 'native', js: 'js', splice: 'native', stream: 'js',
 };
 
+/**
+ * Whom to run as after start-up (--user): a name or a number, and optionally a group the same way.
+ * 'root' (or 0) keeps the start-up identity and capabilities.
+ */
+export interface UserSpec {
+  readonly user: string;
+  readonly group: string | undefined;
+}
+
+/** What the process gives up once every socket is open (src/privileges/). */
+export interface PrivilegeSettings {
+  readonly user: UserSpec;
+  /** Install the seccomp filter (off only for debugging). */
+  readonly seccomp: boolean;
+}
+
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -59,6 +75,7 @@ export interface ProxyConfig {
   /** Write <proto>_<host-ip>_<host-port>.prom here every metricsIntervalMs; off when undefined. */
   readonly metricsDir: string | undefined;
   readonly metricsIntervalMs: number;
+  readonly privileges: PrivilegeSettings;
 }
 
 /** The largest IPv4 UDP payload; docker-proxy's UDPBufSize. */

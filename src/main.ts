@@ -5,6 +5,8 @@ import { parseCommandLine } from './cli/command-line.js';
 import { describeMapping, type ProxyConfig } from './config.js';
 import { ProxyError, describeError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
+import { giveUpPrivileges, readBack, type PrivilegeReport } from './privileges/give-up.js';
+import { assertReachable } from './privileges/reachable.js';
 import { startService, type Service } from './service.js';
 import { openStatusPipe, type StatusPipe } from './status-pipe.js';
 import { versionLine } from './version.js';
@@ -60,6 +62,16 @@ function handleReload(service: Service, log: Logger): void {
   });
 }
 
+/** Says what the process holds from now on, and what could not be given up. */
+function logPrivileges(log: Logger, report: PrivilegeReport): void {
+  const { held, kept, notApplied } = readBack(report);
+  const { uid, gid, capabilities, noNewPrivs, seccompMode } = held;
+  const seccomp = seccompMode === 2 ? 'filter' : seccompMode === 1 ? 'strict' : 'off';
+  log.info({ uid, gid, capabilities, kept, noNewPrivs, seccomp, probes: report.probes },
+    `running as uid ${uid} gid ${gid}, capabilities: ${capabilities.join(', ') || 'none'}, seccomp: ${seccomp}`);
+  if (notApplied.length > 0) log.warn({ notApplied }, `not applied: ${notApplied.join('; ')}`);
+}
+
 function describeConfig(config: ProxyConfig): string {
   const [first] = config.mappings;
   if (config.mode === 'single' && first !== undefined) return describeMapping(first);
@@ -86,16 +98,30 @@ async function run(config: ProxyConfig, status: StatusPipe): Promise<void> {
     log.error({ err: describeError(error) }, message);
     fail(status, message);
   }
+  // Everything is open: from here on the proxy needs no more than it keeps (src/privileges/).
+  let privileges: PrivilegeReport;
+  try {
+    service.loadDataPaths();
+    privileges = giveUpPrivileges(config, { probes: process.env.DOCKER_PROXY_TEST_PROBES === '1' });
+    assertReachable(config, privileges);
+  } catch (error) {
+    const message = error instanceof ProxyError ? error.message : `failed to give up privileges: ${describeError(error)}`;
+    log.error({ err: describeError(error) }, message);
+    service.stop();
+    fail(status, message);
+  }
+  // Before "0\n": whoever was told we are ready may send SIGHUP at once, and until a listener is
+  // installed its default action ends the process. In docker-proxy's own mode SIGHUP keeps Go's
+  // default: it ends the process.
+  if (config.mode === 'multi') handleReload(service, log);
   status.reportReady();
+  logPrivileges(log, privileges);
   const ready = log;
   process.on('uncaughtException', (error) => {
     // A bug, not a traffic failure: say so in the log and exit, rather than run on in a bad state.
     ready.fatal({ err: error.stack ?? describeError(error) }, `internal error: ${describeError(error)}`);
     process.exit(1);
   });
-  // In docker-proxy's own mode SIGHUP keeps Go's default: it ends the process.
-  if (config.mode === 'multi') handleReload(service, log);
-  // Settles --data-path auto now that "0\n" is out: loading the addon was the slowest start-up step.
   const path = service.hasTcp ? service.tcpPath() : undefined;
   const udp = service.udpPath();
   log.info({

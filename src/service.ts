@@ -1,6 +1,7 @@
 // Service assembles a running proxy process from its configuration: the data path, the
 // supervisor with every mapping, and the metrics. main.ts owns the process contract around it.
 import type { Mapping, ProxyConfig } from './config.js';
+import { addonsOpenToEveryone } from './proxy/addon.js';
 import { chooseTcpPath, chooseUdpPath, type TcpPath } from './proxy/data-path.js';
 import type { UdpPath } from './proxy/contract.js';
 import type { Logger } from './log.js';
@@ -18,6 +19,12 @@ export interface Service {
   tcpPath(): TcpPath;
   /** The UDP path in use, once a UDP mapping has been opened (none yet: undefined). */
   udpPath(): UdpPath | undefined;
+  /**
+   * Loads every addon this configuration may still use (the TCP path; the UDP one too where a
+   * reload can add UDP) if a change of user would put the files out of reach (a checkout in a
+   * private directory: mktemp -d, /root); otherwise they load when first needed.
+   */
+  loadDataPaths(): void;
   /** Re-reads the config file (multi mode); throws, keeping the running set, if it is bad. */
   reload(): Promise<ReloadResult>;
   stop(): void;
@@ -72,6 +79,12 @@ export async function startService(config: ProxyConfig, log: Logger): Promise<Se
       hasTcp,
       tcpPath,
       udpPath: () => chosenUdpPath,
+      loadDataPaths: () => {
+        // Loading the splice addon is a slow start-up step: left for later where it can be.
+        if (addonsOpenToEveryone()) return;
+        if (hasTcp) tcpPath();
+        if (config.configFile !== undefined) udpPath();
+      },
       reload: () => supervisor.reload([...config.mappings, ...fileMappings()]),
       stop: () => stopParts(parts),
     };

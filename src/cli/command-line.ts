@@ -123,5 +123,6 @@ function buildConfig(values: Values): ProxyConfig {
     metricsAddr: values['metrics-addr'],
     metricsDir: values['metrics-dir'],
     metricsIntervalMs: required(values['metrics-interval'], 'metrics-interval'),
+    privileges: { user: required(values.user, 'user'), seccomp: required(values.seccomp, 'seccomp') },
   };
 }

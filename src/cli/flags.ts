@@ -2,7 +2,7 @@
 // like any value), value parser and, for our extras, its DOCKER_PROXY_* variable. The Go syntax
 // layer (go-flag.ts), the typing (typing.ts, yargs configured from here) and the usage text all
 // read it; nothing else names a default or parses a value.
-import { LOG_LEVELS, MAX_TIMER_MS, parseDurationMs, parseHostPort, parseIp, type DataPathChoice, type Endpoint, type Family, type LogLevel, type Mapping } from '../config.js';
+import { LOG_LEVELS, MAX_TIMER_MS, parseDurationMs, parseHostPort, parseIp, type DataPathChoice, type Endpoint, type Family, type LogLevel, type Mapping, type UserSpec } from '../config.js';
 import { DATA_PATH_WORDS } from '../config.js';
 import { describeError } from '../errors.js';
 import { formatGoUsage, goQuote, parseGoBool, parseGoInt, type UsageEntry } from './go-flag.js';
@@ -71,6 +71,15 @@ const dataPath = (text: string): Parsed<DataPathChoice> => {
   const path = Object.hasOwn(DATA_PATH_WORDS, text) ? DATA_PATH_WORDS[text] : undefined;
   return path === undefined ? { reason: 'must be one of auto, native, js (or splice, stream: the older names of native, js)' } : ok({ path, spelled: text });
 };
+/** NAME, UID, NAME:GROUP or UID:GID; the names are looked up at start-up (src/privileges/). */
+const NAME = /^(?:[0-9]+|[A-Za-z_][A-Za-z0-9_.-]*\$?)$/;
+const userSpec = (text: string): Parsed<UserSpec> => {
+  const [user = '', group, ...rest] = text.split(':');
+  if (rest.length > 0 || !NAME.test(user) || (group !== undefined && !NAME.test(group))) {
+    return { reason: 'must be USER or USER:GROUP, each a name or a number (for example nobody, 65534:65534, root)' };
+  }
+  return ok({ user, group });
+};
 const publishSpec = (text: string): Parsed<Mapping[]> => {
   try {
     return ok(parsePublishSpec(text));
@@ -104,6 +113,13 @@ export const FLAGS = {
   'udp-idle-timeout': flag({ group: 'extra', goType: 'string', usage: 'forget a UDP flow after this long without traffic either way', default: '90s', parse: duration }),
   // Bounds memory and descriptors under a flood of new source ports (docker-proxy has no bound).
   'udp-max-flows': flag({ group: 'extra', goType: 'int', usage: 'most UDP flows at once; the least recently used is evicted beyond it', default: '4096', parse: flowLimit }),
+
+  // After start-up: every socket, the log file and the metrics endpoint are open by then.
+  user: flag({
+    group: 'extra', goType: 'string', default: 'nobody', parse: userSpec,
+    usage: 'once started, run as this USER[:GROUP] keeping only the capabilities the configuration needs; root keeps them all',
+  }),
+  seccomp: flag({ group: 'extra', goType: '', default: 'true', parse: goBool, usage: 'once started, refuse the system calls a proxy never makes (execve, ptrace, mount, bpf, ...); -seccomp=false for debugging' }),
 
   publish: flag({
     group: 'publish', goType: 'string', aliases: ['p'], parse: publishSpec,

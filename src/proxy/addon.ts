@@ -3,6 +3,8 @@
 // process.dlopen rather than require: loading node:module for createRequire pulls in the ESM
 // loader and source maps, a measurable share of a dockerd-run proxy's start-up (about 1 ms of 5;
 // bench/startup-memory.ts), for nothing a .node file needs.
+import { readdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export type Loaded<A> = { ok: true; addon: A } | { ok: false; reason: string };
@@ -28,6 +30,26 @@ export interface AddonSpec<A> {
   /** Why it is of no use off Linux: "<linuxOnly> (platform …)". */
   readonly linuxOnly: string;
   readonly isAddon: (value: unknown) => value is A;
+}
+
+/**
+ * Whether any user could still load the addons: every .node file readable by others, and the
+ * directory and all above it searchable by others. When not (a checkout under mktemp -d or /root),
+ * a proxy that gives up root must load them before it does. Mode bits only: an ACL that grants
+ * more reads as closed, which costs an early load, never a failed one.
+ */
+export function addonsOpenToEveryone(): boolean {
+  const dir = fileURLToPath(new URL(ADDON_DIR, import.meta.url));
+  try {
+    const files = readdirSync(dir).filter((name) => name.endsWith('.node'));
+    if (!files.every((name) => (statSync(`${dir}/${name}`).mode & 0o004) !== 0)) return false;
+    for (let at = dir; ; at = dirname(at)) {
+      if ((statSync(at).mode & 0o001) === 0) return false;
+      if (dirname(at) === at) return true;
+    }
+  } catch {
+    return false;
+  }
 }
 
 /** Each file's exports, so a second load (another test file, say) reuses the first. */

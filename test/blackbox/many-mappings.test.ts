@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { shareWithProxy } from '../helpers/proxy-user.ts';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { connectTcp, tcpRoundTrip, udpClient } from '../helpers/client.ts';
@@ -57,7 +58,7 @@ function backendPort(): number {
 
 describe('many mappings in one process', needs('extensions'), () => {
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'dp-many-'));
+    dir = shareWithProxy(mkdtempSync(join(tmpdir(), 'dp-many-')));
     backend = await startTcpBackend(V4, echo);
   });
   after(async () => {

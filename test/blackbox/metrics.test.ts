@@ -8,6 +8,7 @@ import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
+import { shareWithProxy } from '../helpers/proxy-user.ts';
 import { connectTcp, tcpRoundTrip, udpClient } from '../helpers/client.ts';
 import { echo, startTcpBackend, startUdpBackend, type TcpBehaviour } from '../helpers/echo.ts';
 import { closeSocket, listenTcp, LOOPBACK, portOf, type Proto, reservePort } from '../helpers/net.ts';
@@ -302,7 +303,7 @@ const ownSeries = (samples: readonly Sample[]): string[] => samples.filter((s) =
 
 describe('DOCKER_PROXY_METRICS_DIR: the textfile', needs('extensions'), () => {
   it('exists once started, follows the traffic within the interval, holds the HTTP series, is only ever replaced whole', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'docker-proxy-metrics-'));
+    const dir = shareWithProxy(mkdtempSync(join(tmpdir(), 'docker-proxy-metrics-')));
     const backend = await startTcpBackend(V4, echo);
     try {
       const { proxy, hostPort, metricsPort, labels } = await startMetered('tcp', backend.port,
@@ -350,7 +351,7 @@ describe('DOCKER_PROXY_METRICS_DIR: the textfile', needs('extensions'), () => {
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`is removed when the proxy stops on ${signal} (UDP)`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'docker-proxy-metrics-'));
+      const dir = shareWithProxy(mkdtempSync(join(tmpdir(), 'docker-proxy-metrics-')));
       try {
         const [hostPort, containerPort] = [await reservePort('udp', V4), await reservePort('udp', V4)];
         const proxy = await startProxy({ proto: 'udp', hostIp: V4, hostPort, containerIp: V4, containerPort },

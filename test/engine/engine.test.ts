@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { shareWithProxy } from '../helpers/proxy-user.ts';
 import { after, before, describe, it } from 'node:test';
 import { connectTcp, readToEnd, sha256 } from '../helpers/client.ts';
 import { closeSocket, listenTcp, portOf, reservePort } from '../helpers/net.ts';
@@ -38,7 +39,7 @@ const WEB_SCRIPT = [
 const STOP_COMPLAINTS = [/failed to stop userland proxy/i, /userland proxy exited early/i, /exit status [1-9]/];
 
 /** Where the engine's proxies write their metrics: dockerd passes its environment on to them. */
-const METRICS_DIR = has('extensions') ? mkdtempSync('/tmp/dpe-metrics-') : undefined;
+const METRICS_DIR = has('extensions') ? shareWithProxy(mkdtempSync('/tmp/dpe-metrics-')) : undefined;
 
 /** One sample of a textfile, e.g. sample(text, 'docker_proxy_bytes_total', 'direction="host_to_container"'). */
 function sample(text: string, name: string, labelPart = ''): number | undefined {

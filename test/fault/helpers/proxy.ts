@@ -4,6 +4,7 @@
 // the proxy's own. Every process started here is SIGKILLed by killFaultProxies() (after hooks).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { shareWithProxy } from '../../helpers/proxy-user.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeSocket, dgramFd, listenTcp, bindUdp, portOf, serverFd } from '../../helpers/net.ts';
@@ -73,7 +74,7 @@ export async function freeTcpPort(host = V4): Promise<number> {
 
 /** A fresh temporary directory, removed by killFaultProxies(). */
 export function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = shareWithProxy(mkdtempSync(join(tmpdir(), prefix)));
   tempDirs.push(dir);
   return dir;
 }
