@@ -3,13 +3,14 @@
 // seccomp filter on every thread. Every feature keeps working afterwards, and the proxy's own
 // process is refused the calls the filter names.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { tcpRoundTrip, udpClient } from '../helpers/client.ts';
 import { echo, startTcpBackend, startUdpBackend, type TcpBackend, type UdpBackend } from '../helpers/echo.ts';
 import { LOOPBACK, reservePort } from '../helpers/net.ts';
+import { parseStatus, threads } from '../helpers/proc.ts';
 import { PROXY_USER_ID, shareWithProxy } from '../helpers/proxy-user.ts';
 import { killAll, runToExit, spawnProxy, startProxy, awaitReady, type Mapping } from '../helpers/spawn-proxy.ts';
 import { allOf, needs } from '../helpers/target.ts';
@@ -22,36 +23,6 @@ const CAP_SYS_RESOURCE = 24;
 /** Only root can watch a proxy give up root. */
 const asRoot = process.getuid?.() === 0 ? {} : { skip: 'needs root: the proxy only changes user when started as root' };
 const OPTIONS = allOf(needs('extensions'), asRoot);
-
-/** The fields of one /proc/PID/task/TID/status that say what the thread holds. */
-interface ThreadCreds {
-  readonly uid: string;
-  readonly gid: string;
-  readonly groups: string;
-  readonly capInh: bigint;
-  readonly capPrm: bigint;
-  readonly capEff: bigint;
-  readonly capBnd: bigint;
-  readonly capAmb: bigint;
-  readonly noNewPrivs: string;
-  readonly seccomp: string;
-}
-
-function parseStatus(text: string): ThreadCreds {
-  const field = (name: string): string => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
-  const mask = (name: string): bigint => BigInt(`0x${field(name) || '0'}`);
-  return {
-    uid: field('Uid').split(/\s+/).join(' '), gid: field('Gid').split(/\s+/).join(' '), groups: field('Groups'),
-    capInh: mask('CapInh'), capPrm: mask('CapPrm'), capEff: mask('CapEff'), capBnd: mask('CapBnd'), capAmb: mask('CapAmb'),
-    noNewPrivs: field('NoNewPrivs'), seccomp: field('Seccomp'),
-  };
-}
-
-/** Every thread of `pid`, main thread first. */
-function threads(pid: number): ThreadCreds[] {
-  const ids = readdirSync(`/proc/${pid}/task`).map(Number).sort((a, b) => (a === pid ? -1 : b === pid ? 1 : a - b));
-  return ids.map((tid) => parseStatus(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')));
-}
 
 /** What this (root) test process may hand on: a proxy can only keep what it starts with. */
 const START_CAPS = parseStatus(readFileSync('/proc/self/status', 'utf8')).capPrm;

@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { shareWithProxy } from '../helpers/proxy-user.ts';
 import { after, before, describe, it } from 'node:test';
 import { connectTcp, readToEnd, sha256 } from '../helpers/client.ts';
 import { closeSocket, listenTcp, portOf, reservePort } from '../helpers/net.ts';
+import { threads } from '../helpers/proc.ts';
+import { PROXY_USER_ID, shareWithProxy } from '../helpers/proxy-user.ts';
 import { PROXY_BIN, has, needs } from '../helpers/target.ts';
 import { pollUntil, withTimeout } from '../helpers/timeout.ts';
 import { Engine } from './engine.ts';
@@ -206,6 +207,26 @@ describe(`docker-proxy ${PROXY_BIN} under a private dockerd`, { timeout: 900_000
     const udp = readFileSync(metricsFile('udp', ports().udp), 'utf8');
     assert.ok((sample(udp, 'docker_proxy_udp_datagrams_total', 'host_to_container') ?? 0) >= 3, 'the UDP echoes above');
     assert.ok((sample(udp, 'docker_proxy_udp_flows_total') ?? 0) >= 1);
+  });
+
+  it('runs every proxy dockerd spawned as nobody, with no_new_privs and seccomp on every thread', needs('extensions'), async () => {
+    const expected = await expectedMappings();
+    const running = engine().proxies().filter((p) => expected.some((e) => e.hostPort === p.args.hostPort));
+    assert.equal(running.length, expected.length);
+    const id = String(PROXY_USER_ID);
+    for (const proxy of running) {
+      const all = threads(proxy.pid);
+      assert.ok(all.length >= 2, `proxy ${proxy.pid}: Node runs several threads`);
+      for (const [index, thread] of all.entries()) {
+        const which = `proxy ${proxy.pid} (${proxy.args.proto} ${proxy.args.hostPort}) thread ${index}`;
+        assert.equal(thread.uid, `${id} ${id} ${id} ${id}`, `${which}: uids`);
+        assert.equal(thread.gid, `${id} ${id} ${id} ${id}`, `${which}: gids`);
+        assert.equal(thread.noNewPrivs, '1', `${which}: NoNewPrivs`);
+        assert.equal(thread.seccomp, '2', `${which}: Seccomp`);
+        // At most SYS_RESOURCE (24), for splice pipes, and only on the main thread.
+        assert.equal(thread.capEff & ~(index === 0 ? 1n << 24n : 0n), 0n, `${which}: CapEff ${thread.capEff.toString(16)}`);
+      }
+    }
   });
 
   it('exits 0 on SIGINT when the container stops, and serves again after a restart', async (t) => {

@@ -1,4 +1,4 @@
-// Kernel-side observations that no socket event reports: a process's open fds, listen
+// Kernel-side observations that no socket event reports: a process's open fds and credentials, listen
 // backlogs and ICMP counters. Callers poll these with pollUntil and a deadline.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -65,4 +65,34 @@ export function icmpInDestUnreachs(): number {
   const value = values[names.indexOf('InDestUnreachs')];
   if (value === undefined) throw new Error('no Icmp InDestUnreachs in /proc/net/snmp');
   return Number(value);
+}
+
+/** The fields of one /proc/PID/task/TID/status that say what the thread holds. */
+export interface ThreadCreds {
+  readonly uid: string;
+  readonly gid: string;
+  readonly groups: string;
+  readonly capInh: bigint;
+  readonly capPrm: bigint;
+  readonly capEff: bigint;
+  readonly capBnd: bigint;
+  readonly capAmb: bigint;
+  readonly noNewPrivs: string;
+  readonly seccomp: string;
+}
+
+export function parseStatus(text: string): ThreadCreds {
+  const field = (name: string): string => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
+  const mask = (name: string): bigint => BigInt(`0x${field(name) || '0'}`);
+  return {
+    uid: field('Uid').split(/\s+/).join(' '), gid: field('Gid').split(/\s+/).join(' '), groups: field('Groups'),
+    capInh: mask('CapInh'), capPrm: mask('CapPrm'), capEff: mask('CapEff'), capBnd: mask('CapBnd'), capAmb: mask('CapAmb'),
+    noNewPrivs: field('NoNewPrivs'), seccomp: field('Seccomp'),
+  };
+}
+
+/** Every thread of `pid`, main thread first. */
+export function threads(pid: number): ThreadCreds[] {
+  const ids = readdirSync(`/proc/${pid}/task`).map(Number).sort((a, b) => (a === pid ? -1 : b === pid ? 1 : a - b));
+  return ids.map((tid) => parseStatus(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')));
 }

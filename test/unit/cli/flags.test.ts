@@ -23,6 +23,17 @@ describe('the flag table', () => {
     assert.doesNotMatch(usage, /-config string\n\s+\t.*default/);
   });
   it('resolves -p to -publish', () => assert.equal(flagNamed('p'), 'publish'));
+  it('takes --user as USER or USER:GROUP, names or numbers, and nothing else', () => {
+    assert.deepEqual(FLAGS.user.parse('nobody'), { value: { user: 'nobody', group: undefined } });
+    assert.deepEqual(FLAGS.user.parse('65534:65534'), { value: { user: '65534', group: '65534' } });
+    assert.deepEqual(FLAGS.user.parse('svc-proxy:nogroup'), { value: { user: 'svc-proxy', group: 'nogroup' } });
+    for (const bad of ['', ':', 'a:', ':b', 'a:b:c', 'has space', '-rf', '../etc']) assert.ok('reason' in FLAGS.user.parse(bad), bad);
+  });
+  it('has -seccomp as a Go bool that is on unless set false', () => {
+    assert.deepEqual(FLAGS.seccomp.parse(FLAGS.seccomp.default ?? ''), { value: true });
+    assert.deepEqual(FLAGS.seccomp.parse('false'), { value: false });
+    assert.match(usageText('docker-proxy'), /-seccomp\n\s+\t.* \[\$DOCKER_PROXY_SECCOMP\] \(default true\)/);
+  });
   it('takes the old data-path words as aliases and keeps the spelling for messages', () => {
     assert.deepEqual(FLAGS['data-path'].parse('splice'), { value: { path: 'native', spelled: 'splice' } });
     assert.deepEqual(FLAGS['data-path'].parse('stream'), { value: { path: 'js', spelled: 'stream' } });
