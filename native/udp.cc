@@ -32,6 +32,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "js-args.h"
 #include "js-link.h"
 
 namespace udp_proxy {
@@ -39,7 +40,6 @@ namespace {
 
 using js_link::Failure;
 using js_link::IsInteger;
-using js_link::JsLink;
 
 constexpr int kBatch = 32;             // datagrams per recvmmsg/sendmmsg
 constexpr int kRoundsPerWakeup = 8;    // batches per readiness event: bounds one socket's hold on the loop
@@ -195,10 +195,7 @@ struct Proxy {
     int error;
   } warns[kWarnsPerSecond];
   int warns_pending = 0;
-  // JS side; all null once closed or torn down.
-  ProxyHandle* handle = nullptr;
-  JsLink js;  // onWarn; keeps the JS object (and so `handle`) alive while open
-  napi_async_cleanup_hook_handle cleanup_hook = nullptr;
+  js_link::JsState<ProxyHandle> js;  // onWarn; keeps the JS object alive while open
 };
 
 std::vector<double> Snapshot(const Proxy* p) {
@@ -216,7 +213,7 @@ std::vector<double> Snapshot(const Proxy* p) {
   return out;
 }
 
-class ProxyHandle : public Napi::ObjectWrap<ProxyHandle> {
+class ProxyHandle : public js_link::Handle<ProxyHandle, Proxy, std::vector<double>> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "UdpProxy",
@@ -224,24 +221,13 @@ class ProxyHandle : public Napi::ObjectWrap<ProxyHandle> {
                         InstanceMethod<&ProxyHandle::Port>("port"),
                         InstanceMethod<&ProxyHandle::Close>("close")});
   }
-  explicit ProxyHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProxyHandle>(info) {}
-  ~ProxyHandle() override;
-  void Attach(Proxy* proxy) { proxy_ = proxy; }
-  // From here on stats() answers from the final counts; the proxy memory may go away.
-  void Detach() {
-    if (proxy_ == nullptr) return;
-    final_ = Snapshot(proxy_);
-    if (final_.size() > 5) final_[5] = 0;  // no flow is active after close
-    proxy_->handle = nullptr;
-    proxy_ = nullptr;
-  }
+  explicit ProxyHandle(const Napi::CallbackInfo& info) : Handle(info) {}
+  static std::vector<double> Read(const Proxy& proxy) { return Snapshot(&proxy); }
 
  private:
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Port(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
-  Proxy* proxy_ = nullptr;
-  std::vector<double> final_ = std::vector<double>(kCounterCount + 1, 0.0);
   int port_ = 0;
 };
 
@@ -254,7 +240,7 @@ void Drop(Proxy* p, int code, uint64_t count) {
 
 // Queues a failure for JS (it logs, throttled); beyond kWarnsPerSecond a second it is only counted.
 void Warn(Proxy* p, const char* kind, int error) {
-  if (p->js.callback == nullptr || p->closing) return;
+  if (p->js.link.callback == nullptr || p->closing) return;
   const uint64_t now = uv_now(p->loop);
   if (now - p->warn_window >= 1000) {
     p->warn_window = now;
@@ -272,8 +258,8 @@ void FlushWarnings(Proxy* p) {
   p->warns_pending = 0;
   Proxy::PendingWarn queued[kWarnsPerSecond];
   std::memcpy(queued, p->warns, sizeof(Proxy::PendingWarn) * static_cast<size_t>(count));
-  for (int i = 0; i < count && p->js.callback != nullptr; ++i) {
-    p->js.Call([&queued, i](napi_env env, napi_value* argv) -> size_t {
+  for (int i = 0; i < count && p->js.link.callback != nullptr; ++i) {
+    p->js.link.Call([&queued, i](napi_env env, napi_value* argv) -> size_t {
       napi_create_string_utf8(env, queued[i].kind, NAPI_AUTO_LENGTH, &argv[0]);
       napi_create_int32(env, queued[i].error, &argv[1]);
       return 2;
@@ -639,18 +625,13 @@ void OnFrontPoll(uv_poll_t* poll, int status, int events) {
   FlushWarnings(p);
 }
 
-void ReleaseJsState(Proxy* p) {
-  if (p->handle != nullptr) p->handle->Detach();
-  p->js.Close();
-}
-
 // Once every handle is closed libuv holds no pointer into the proxy: free it.
 void MaybeFree(Proxy* p) {
   if (!p->closing || p->closing_handles > 0) return;
   if (p->front_fd >= 0) close(p->front_fd);
   p->front_fd = -1;
   if (p->batch != nullptr) ReleaseBatch();
-  if (p->cleanup_hook != nullptr) napi_remove_async_cleanup_hook(p->cleanup_hook);
+  p->js.RemoveCleanupHook();
   delete p;
 }
 
@@ -658,7 +639,7 @@ void MaybeFree(Proxy* p) {
 void CloseProxy(Proxy* p) {
   if (p->closing) return;
   while (p->head != nullptr) EndFlow(p, p->head, Reason::kClosed);
-  if (p->handle != nullptr) p->handle->Detach();
+  p->js.Release();  // after the flows ended: the final counts show none active
   p->closing = true;
   if (p->front_poll_open) {
     p->closing_handles++;
@@ -668,7 +649,6 @@ void CloseProxy(Proxy* p) {
     p->closing_handles++;
     uv_close(reinterpret_cast<uv_handle_t*>(&p->timer), OnHandleClosed);
   }
-  ReleaseJsState(p);
   MaybeFree(p);
 }
 
@@ -676,26 +656,22 @@ void CloseProxy(Proxy* p) {
 // and close every handle so that libuv's loop can close. No callback is made.
 void OnEnvironmentTeardown(napi_async_cleanup_hook_handle, void* data) {
   Proxy* p = static_cast<Proxy*>(data);
-  ReleaseJsState(p);
+  p->js.Release();
   CloseProxy(p);
 }
 
-ProxyHandle::~ProxyHandle() {
-  if (proxy_ != nullptr) proxy_->handle = nullptr;
-}
-
 Napi::Value ProxyHandle::Stats(const Napi::CallbackInfo& info) {
-  const std::vector<double> values = proxy_ != nullptr ? Snapshot(proxy_) : final_;
+  const std::vector<double> values = totals();
   Napi::Array out = Napi::Array::New(info.Env(), values.size());
   for (uint32_t i = 0; i < values.size(); ++i) out.Set(i, values[i]);
   return out;
 }
 
 Napi::Value ProxyHandle::Port(const Napi::CallbackInfo& info) {
-  if (proxy_ != nullptr) {
+  if (native() != nullptr) {
     sockaddr_storage ss;
     socklen_t length = sizeof(ss);
-    if (getsockname(proxy_->front_fd, reinterpret_cast<sockaddr*>(&ss), &length) == 0) {
+    if (getsockname(native()->front_fd, reinterpret_cast<sockaddr*>(&ss), &length) == 0) {
       port_ = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(ss).sin6_port
                                              : reinterpret_cast<sockaddr_in&>(ss).sin_port);
     }
@@ -704,7 +680,7 @@ Napi::Value ProxyHandle::Port(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ProxyHandle::Close(const Napi::CallbackInfo& info) {
-  if (proxy_ != nullptr) CloseProxy(proxy_);
+  if (native() != nullptr) CloseProxy(native());
   return info.Env().Undefined();
 }
 
@@ -873,17 +849,10 @@ Napi::Value Addon::Open(const Napi::CallbackInfo& info) {
 
 // Creates the JS side of a running proxy. From here on it ends only through CloseProxy().
 Napi::Value Addon::Launch(Napi::Env env, Proxy* p, const Napi::Function& on_warn) {
-  Napi::Object object = proxy_class_.New({});
-  if (env.IsExceptionPending() || object.IsEmpty() || !p->js.Open(env, object, "UdpProxy", on_warn)) {
-    if (env.IsExceptionPending()) env.GetAndClearPendingException();
-    ReleaseJsState(p);
+  Napi::Object object = p->js.Launch(env, proxy_class_, "UdpProxy", on_warn, p, OnEnvironmentTeardown);
+  if (object.IsEmpty()) {
     CloseProxy(p);
     return Failure(env, ENOMEM, "open", "cannot create the proxy object");
-  }
-  p->handle = ProxyHandle::Unwrap(object);
-  p->handle->Attach(p);
-  if (napi_add_async_cleanup_hook(env, OnEnvironmentTeardown, p, &p->cleanup_hook) != napi_ok) {
-    p->cleanup_hook = nullptr;  // only worker teardown is affected
   }
   return object;
 }
