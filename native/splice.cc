@@ -3,8 +3,9 @@
 // kernel pipe that the direction holds only while the flow lasts. Design and measurements:
 // docs/design/node-facts.md §1.3. JS API (all failures are returned, never thrown):
 //   start(clientFd, backendFd, onDone) -> SpliceRelay | { errno, syscall, message }
-//   onDone(errno, syscall, hostToContainer, containerToHost)   errno 0: clean end
-//   SpliceRelay#stats() -> [hostToContainer, containerToHost];  SpliceRelay#abort()
+//   onDone(errno, syscall, totals)   errno 0: clean end; totals as stats() gives them
+//   SpliceRelay#stats() -> { hostToContainer, containerToHost }   bytes read from the client and
+//                          from the backend;  SpliceRelay#abort()
 //   configure(pipeSize, poolSize) -> info();  info() -> { live, pooled, pipeSize, poolSize, ... }
 //
 // Per direction (source socket -> destination socket), each wake-up:
@@ -381,6 +382,16 @@ void ReleaseResources(Relay* r) {
   }
 }
 
+// What stats() and onDone report, by name: a new counter is one more field, never a new position.
+// Null if no object can be made (see js_link::NewObject).
+napi_value TotalsObject(napi_env env, const RelayTotals& totals) {
+  napi_value out = js_link::NewObject(env);
+  if (out == nullptr) return nullptr;
+  js_link::SetCount(env, out, "hostToContainer", totals.host_to_container);
+  js_link::SetCount(env, out, "containerToHost", totals.container_to_host);
+  return out;
+}
+
 void CallOnDone(Relay* r) {
   if (r->js.handle != nullptr) r->js.handle->Detach();
   r->js.link.Call([r](napi_env env, napi_value* argv) -> size_t {
@@ -390,9 +401,9 @@ void CallOnDone(Relay* r) {
     } else {
       napi_get_null(env, &argv[1]);
     }
-    napi_create_double(env, static_cast<double>(r->dirs[0].bytes), &argv[2]);
-    napi_create_double(env, static_cast<double>(r->dirs[1].bytes), &argv[3]);
-    return 4;
+    argv[2] = TotalsObject(env, RelayHandle::Read(*r));
+    if (argv[2] == nullptr) napi_get_undefined(env, &argv[2]);  // JS then reads zeros
+    return 3;
   });
 }
 
@@ -424,11 +435,7 @@ RelayTotals RelayHandle::Read(const Relay& relay) {
 }
 
 Napi::Value RelayHandle::Stats(const Napi::CallbackInfo& info) {
-  const RelayTotals totals = this->totals();
-  Napi::Array counts = Napi::Array::New(info.Env(), 2);
-  counts.Set(0u, static_cast<double>(totals.host_to_container));
-  counts.Set(1u, static_cast<double>(totals.container_to_host));
-  return counts;
+  return Napi::Value(info.Env(), TotalsObject(info.Env(), totals()));
 }
 
 Napi::Value RelayHandle::Abort(const Napi::CallbackInfo& info) {
