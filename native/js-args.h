@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 namespace js_link {
@@ -26,6 +27,66 @@ inline bool IsInteger(const Napi::Value& value, double min, double max) {
   const double number = value.As<Napi::Number>().DoubleValue();
   return std::isfinite(number) && number >= min && number <= max && std::floor(number) == number;
 }
+
+// Reads the named fields of a call's options object (its first argument), each checked as it is
+// read. The first field missing or of the wrong kind is kept as the problem, so a caller reads them
+// all and checks ok() once. A getter that throws counts as a problem: nothing is left pending.
+class OptionReader {
+ public:
+  explicit OptionReader(const Napi::CallbackInfo& info) : env_(info.Env()) {
+    if (info.Length() >= 1 && info[0].IsObject()) {
+      object_ = info[0].As<Napi::Object>();
+    } else {
+      problem_ = "expected an options object";
+    }
+  }
+
+  double Integer(const char* name, double min, double max) {
+    const Napi::Value value = Get(name);
+    if (ok() && IsInteger(value, min, max)) return value.As<Napi::Number>().DoubleValue();
+    char range[64];
+    snprintf(range, sizeof range, "an integer in [%.0f, %.0f]", min, max);
+    Fail(name, range);
+    return min;
+  }
+
+  std::string String(const char* name) {
+    const Napi::Value value = Get(name);
+    if (ok() && value.IsString()) return value.As<Napi::String>().Utf8Value();
+    Fail(name, "a string");
+    return std::string();
+  }
+
+  Napi::Function Function(const char* name) {
+    const Napi::Value value = Get(name);
+    if (ok() && value.IsFunction()) return value.As<Napi::Function>();
+    Fail(name, "a function");
+    return Napi::Function();
+  }
+
+  bool ok() const { return problem_.empty(); }
+  const std::string& problem() const { return problem_; }
+
+ private:
+  Napi::Value Get(const char* name) {
+    if (!ok()) return Napi::Value();
+    Napi::Value value = object_.Get(name);
+    if (env_.IsExceptionPending()) {
+      env_.GetAndClearPendingException();
+      Fail(name, "readable (its getter threw)");
+      return Napi::Value();
+    }
+    return value;
+  }
+
+  void Fail(const char* name, const char* expected) {
+    if (ok()) problem_ = std::string("options.") + name + " must be " + expected;
+  }
+
+  Napi::Env env_;
+  Napi::Object object_;
+  std::string problem_;
+};
 
 // The result objects below use plain N-API, not node-addon-api: they are also made for callbacks
 // while a worker's environment is being torn down, where JS cannot run, and node-addon-api answers

@@ -4,12 +4,13 @@
 // every proxy of the thread, so a flow costs a socket and ~300 bytes, never a 64 KiB buffer. Replies
 // leave from the address the client sent to (IP_PKTINFO / IPV6_PKTINFO), as docker-proxy v28+ does.
 // Spec: docs/design/engine-contract.md §4.1. JS API (failures are returned, never thrown):
-//   open(fd, family, host, port, backendHost, backendPort, idleMs, maxFlows, onWarn)
-//     -> UdpProxy | { errno, syscall, message }    fd -1: bind host:port; else adopt fd
+//   open({ listenFd, family, host, port, backendHost, backendPort, idleTimeoutMs, maxFlows, onWarn })
+//     -> UdpProxy | { errno, syscall, message }    listenFd -1: bind host:port; else adopt it
 //   onWarn(kind, errno)   kind: 'dial' | 'backend-send' | 'backend' | 'reply' | 'frontend'
-//   UdpProxy#stats() -> [toContainer, toHost, bytesToContainer, bytesToHost, flowsTotal,
-//                        flowsActive, expiredIdle, expiredEvicted, expiredClosed, code, n, ...]
-//     drop codes: errno > 0, or kDropQueueFull / kDropTruncated below (negative)
+//   UdpProxy#stats() -> { datagramsToContainer, datagramsToHost, bytesToContainer, bytesToHost,
+//                         flowsTotal, flowsActive, flowsExpiredIdle, flowsExpiredEvicted,
+//                         flowsExpiredClosed, droppedSendQueueFull, droppedTruncated,
+//                         droppedByErrno: { [errno]: count } }
 //   UdpProxy#port() -> bound port;  UdpProxy#close()  (idempotent; the sockets close at once)
 #include <napi.h>
 #include <uv.h>
@@ -30,7 +31,6 @@
 #include <new>
 #include <string>
 #include <unordered_map>
-#include <vector>
 
 #include "js-args.h"
 #include "js-link.h"
@@ -39,23 +39,38 @@ namespace udp_proxy {
 namespace {
 
 using js_link::Failure;
-using js_link::IsInteger;
 
 constexpr int kBatch = 32;             // datagrams per recvmmsg/sendmmsg
 constexpr int kRoundsPerWakeup = 8;    // batches per readiness event: bounds one socket's hold on the loop
 constexpr size_t kSlotSize = 65536;    // any UDP payload (65507 on IPv4, 65527 on IPv6) fits
 constexpr int kWarnsPerSecond = 20;    // JS calls for warnings; the rest are only counted
-constexpr int kDropQueueFull = -1;     // EAGAIN/ENOBUFS on a non-blocking send: "send_queue_full"
-constexpr int kDropTruncated = -2;     // larger than a slot (impossible for UDP; never forward a cut datagram)
 // Frontend receive buffer asked for (the kernel caps it at net.core.rmem_max): a burst, or a few ms
 // without CPU on a busy host, overflows the default (~208 KiB, ~270 small datagrams) and loses them.
 constexpr int kFrontendReceiveBuffer = 4 << 20;
 constexpr size_t kControlSize = CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(in_pktinfo));
 
-enum Counter {
-  kToContainer, kToHost, kBytesToContainer, kBytesToHost, kFlowsTotal,
-  kExpiredIdle, kExpiredEvicted, kExpiredClosed, kCounterCount
+// What a proxy counts. stats() reports each field under its own name, so adding one moves nothing.
+struct Counters {
+  uint64_t datagrams_to_container = 0;  // received from clients, forwarded or not
+  uint64_t datagrams_to_host = 0;       // received from the backend
+  uint64_t bytes_to_container = 0;
+  uint64_t bytes_to_host = 0;
+  uint64_t flows_total = 0;  // flows opened
+  uint64_t flows_expired_idle = 0;
+  uint64_t flows_expired_evicted = 0;  // ended to make room at max_flows
+  uint64_t flows_expired_closed = 0;   // ended by a socket error or close()
+  uint64_t dropped_send_queue_full = 0;  // EAGAIN/ENOBUFS on a non-blocking send
+  // Larger than a slot (impossible for UDP: never forward a cut datagram), or a source that is not IP.
+  uint64_t dropped_truncated = 0;
+  std::map<int, uint64_t> dropped_by_errno;  // every other failed send or dial
 };
+
+// stats(): the counters and the flows open at the time.
+struct Totals {
+  Counters counters;
+  size_t flows_active = 0;
+};
+
 enum class Reason { kIdle, kEvicted, kClosed };
 
 // The buffers of one batch. Handling is synchronous (read a batch, send it, return), so one set per
@@ -185,8 +200,7 @@ struct Proxy {
   std::unordered_map<FlowKey, Flow*, FlowKeyHash> flows;
   Flow* head = nullptr;
   Flow* tail = nullptr;
-  uint64_t counters[kCounterCount] = {};
-  std::map<int, uint64_t> drops;
+  Counters counters;
   uint64_t warn_window = 0;
   int warns_in_window = 0;
   // Warnings wait here until the callback that met them is done: JS never runs mid-batch.
@@ -198,22 +212,30 @@ struct Proxy {
   js_link::JsState<ProxyHandle> js;  // onWarn; keeps the JS object alive while open
 };
 
-std::vector<double> Snapshot(const Proxy* p) {
-  const uint64_t* c = p->counters;
-  std::vector<double> out = {
-      static_cast<double>(c[kToContainer]), static_cast<double>(c[kToHost]),
-      static_cast<double>(c[kBytesToContainer]), static_cast<double>(c[kBytesToHost]),
-      static_cast<double>(c[kFlowsTotal]), static_cast<double>(p->flows.size()),
-      static_cast<double>(c[kExpiredIdle]), static_cast<double>(c[kExpiredEvicted]),
-      static_cast<double>(c[kExpiredClosed])};
-  for (const auto& drop : p->drops) {
-    out.push_back(drop.first);
-    out.push_back(static_cast<double>(drop.second));
-  }
+// The JS form of stats(), field by field. Null if no object can be made.
+napi_value TotalsObject(napi_env env, const Totals& totals) {
+  using js_link::SetCount;
+  const Counters& c = totals.counters;
+  napi_value out = js_link::NewObject(env);
+  napi_value by_errno = js_link::NewObject(env);
+  if (out == nullptr || by_errno == nullptr) return nullptr;
+  SetCount(env, out, "datagramsToContainer", c.datagrams_to_container);
+  SetCount(env, out, "datagramsToHost", c.datagrams_to_host);
+  SetCount(env, out, "bytesToContainer", c.bytes_to_container);
+  SetCount(env, out, "bytesToHost", c.bytes_to_host);
+  SetCount(env, out, "flowsTotal", c.flows_total);
+  SetCount(env, out, "flowsActive", totals.flows_active);
+  SetCount(env, out, "flowsExpiredIdle", c.flows_expired_idle);
+  SetCount(env, out, "flowsExpiredEvicted", c.flows_expired_evicted);
+  SetCount(env, out, "flowsExpiredClosed", c.flows_expired_closed);
+  SetCount(env, out, "droppedSendQueueFull", c.dropped_send_queue_full);
+  SetCount(env, out, "droppedTruncated", c.dropped_truncated);
+  for (const auto& drop : c.dropped_by_errno) SetCount(env, by_errno, std::to_string(drop.first).c_str(), drop.second);
+  napi_set_named_property(env, out, "droppedByErrno", by_errno);
   return out;
 }
 
-class ProxyHandle : public js_link::Handle<ProxyHandle, Proxy, std::vector<double>> {
+class ProxyHandle : public js_link::Handle<ProxyHandle, Proxy, Totals> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "UdpProxy",
@@ -222,7 +244,7 @@ class ProxyHandle : public js_link::Handle<ProxyHandle, Proxy, std::vector<doubl
                         InstanceMethod<&ProxyHandle::Close>("close")});
   }
   explicit ProxyHandle(const Napi::CallbackInfo& info) : Handle(info) {}
-  static std::vector<double> Read(const Proxy& proxy) { return Snapshot(&proxy); }
+  static Totals Read(const Proxy& proxy) { return {proxy.counters, proxy.flows.size()}; }
 
  private:
   Napi::Value Stats(const Napi::CallbackInfo& info);
@@ -234,8 +256,8 @@ class ProxyHandle : public js_link::Handle<ProxyHandle, Proxy, std::vector<doubl
 void OnFlowPoll(uv_poll_t* poll, int status, int events);
 void CloseProxy(Proxy* p);
 
-void Drop(Proxy* p, int code, uint64_t count) {
-  if (count > 0) p->drops[code] += count;
+void DropForError(Proxy* p, int error, uint64_t count) {
+  if (count > 0) p->counters.dropped_by_errno[error] += count;
 }
 
 // Queues a failure for JS (it logs, throttled); beyond kWarnsPerSecond a second it is only counted.
@@ -306,9 +328,8 @@ void OnFlowClosed(uv_handle_t* handle) {
 
 // Takes a flow out of the table now; its socket closes once libuv has let go of the poll.
 void EndFlow(Proxy* p, Flow* f, Reason reason) {
-  p->counters[reason == Reason::kIdle      ? kExpiredIdle
-              : reason == Reason::kEvicted ? kExpiredEvicted
-                                           : kExpiredClosed]++;
+  Counters& c = p->counters;
+  (reason == Reason::kIdle ? c.flows_expired_idle : reason == Reason::kEvicted ? c.flows_expired_evicted : c.flows_expired_closed)++;
   p->flows.erase(f->key);
   Unlink(p, f);
   p->closing_handles++;
@@ -391,14 +412,14 @@ Flow* OpenFlow(Proxy* p, const FlowKey& key, const sockaddr_storage& client, soc
       error = -rc2;
       p->closing_handles++;  // OnFlowClosed closes fd and frees f
       uv_close(reinterpret_cast<uv_handle_t*>(&f->poll), OnFlowClosed);
-      Drop(p, error, 1);
+      DropForError(p, error, 1);
       Warn(p, "dial", error);
       return nullptr;
     }
   }
   if (error != 0) {
     if (fd >= 0) close(fd);
-    Drop(p, error, 1);
+    DropForError(p, error, 1);
     Warn(p, "dial", error);
     return nullptr;
   }
@@ -409,7 +430,7 @@ Flow* OpenFlow(Proxy* p, const FlowKey& key, const sockaddr_storage& client, soc
   p->flows.emplace(key, f);
   Append(p, f);
   f->last_active = uv_now(p->loop);
-  p->counters[kFlowsTotal]++;
+  p->counters.flows_total++;
   Arm(p);
   return f;
 }
@@ -433,10 +454,10 @@ void SendToBackend(Proxy* p, Flow* f, mmsghdr* msgs, int count) {
       continue;
     }
     if (error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS) {
-      Drop(p, kDropQueueFull, static_cast<uint64_t>(count - sent));
+      p->counters.dropped_send_queue_full += static_cast<uint64_t>(count - sent);
       return;
     }
-    Drop(p, error, 1);
+    DropForError(p, error, 1);
     Warn(p, "backend-send", error);
     sent++;
     retried = false;
@@ -466,8 +487,8 @@ void ReadFrontend(Proxy* p) {
       h.msg_namelen = 0;
       h.msg_control = nullptr;
       h.msg_controllen = 0;
-      p->counters[kToContainer]++;
-      p->counters[kBytesToContainer] += length;
+      p->counters.datagrams_to_container++;
+      p->counters.bytes_to_container += length;
       FlowKey key;
       const bool valid = (received.msg_flags & MSG_TRUNC) == 0 && KeyOf(b->names[i], &key);
       if (valid && group != nullptr && group->key == key) continue;
@@ -475,7 +496,7 @@ void ReadFrontend(Proxy* p) {
       group = nullptr;
       start = i + 1;
       if (!valid) {
-        Drop(p, kDropTruncated, 1);
+        p->counters.dropped_truncated++;
         continue;
       }
       auto found = p->flows.find(key);
@@ -534,10 +555,10 @@ bool SendToClient(Proxy* p, Flow* f, mmsghdr* msgs, int count) {
     const int error = n < 0 ? errno : EIO;
     if (error == EINTR) continue;
     if (error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS) {
-      Drop(p, kDropQueueFull, static_cast<uint64_t>(count - sent));
+      p->counters.dropped_send_queue_full += static_cast<uint64_t>(count - sent);
       return true;
     }
-    Drop(p, error, static_cast<uint64_t>(count - sent));
+    DropForError(p, error, static_cast<uint64_t>(count - sent));
     Warn(p, "reply", error);
     EndFlow(p, f, Reason::kClosed);
     return false;
@@ -563,10 +584,10 @@ void ReadBackend(Proxy* p, Flow* f) {
     int keep = 0;
     for (int i = 0; i < n; ++i) {
       const unsigned length = b->msgs[i].msg_len;
-      p->counters[kToHost]++;
-      p->counters[kBytesToHost] += length;
+      p->counters.datagrams_to_host++;
+      p->counters.bytes_to_host += length;
       if (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-        Drop(p, kDropTruncated, 1);
+        p->counters.dropped_truncated++;
         continue;
       }
       b->iov[i].iov_len = length;
@@ -661,10 +682,7 @@ void OnEnvironmentTeardown(napi_async_cleanup_hook_handle, void* data) {
 }
 
 Napi::Value ProxyHandle::Stats(const Napi::CallbackInfo& info) {
-  const std::vector<double> values = totals();
-  Napi::Array out = Napi::Array::New(info.Env(), values.size());
-  for (uint32_t i = 0; i < values.size(); ++i) out.Set(i, values[i]);
-  return out;
+  return Napi::Value(info.Env(), TotalsObject(info.Env(), totals()));
 }
 
 Napi::Value ProxyHandle::Port(const Napi::CallbackInfo& info) {
@@ -685,9 +703,7 @@ Napi::Value ProxyHandle::Close(const Napi::CallbackInfo& info) {
 }
 
 // Parses an IP literal of `family` (4, 6, or 0 for either) into `out` with `port`.
-bool ParseAddress(const Napi::Value& value, int family, int port, sockaddr_storage* out, socklen_t* length) {
-  if (!value.IsString()) return false;
-  const std::string text = value.As<Napi::String>().Utf8Value();
+bool ParseAddress(const std::string& text, int family, int port, sockaddr_storage* out, socklen_t* length) {
   std::memset(out, 0, sizeof(*out));
   sockaddr_in* sin = reinterpret_cast<sockaddr_in*>(out);
   if (family != 6 && inet_pton(AF_INET, text.c_str(), &sin->sin_addr) == 1) {
@@ -790,21 +806,23 @@ class Addon : public Napi::Addon<Addon> {
 
 Napi::Value Addon::Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 9 || !IsInteger(info[0], -1, INT_MAX) || !IsInteger(info[1], 4, 6) ||
-      !IsInteger(info[3], 0, 65535) || !IsInteger(info[5], 1, 65535) || !IsInteger(info[6], 1, 1e12) ||
-      !IsInteger(info[7], 1, 1e9) || !info[8].IsFunction()) {
-    return Failure(env, EINVAL, "open",
-                   "expected (fd, family, host, port, backendHost, backendPort, idleMs, maxFlows, onWarn)");
-  }
-  const int fd = info[0].As<Napi::Number>().Int32Value();
-  const int family = info[1].As<Napi::Number>().Int32Value();
-  const int port = info[3].As<Napi::Number>().Int32Value();
+  js_link::OptionReader options(info);
+  const int fd = static_cast<int>(options.Integer("listenFd", -1, INT_MAX));
+  const int family = static_cast<int>(options.Integer("family", 4, 6));
+  const std::string host = options.String("host");
+  const int port = static_cast<int>(options.Integer("port", 0, 65535));
+  const std::string backend_host = options.String("backendHost");
+  const int backend_port = static_cast<int>(options.Integer("backendPort", 1, 65535));
+  const double idle_timeout_ms = options.Integer("idleTimeoutMs", 1, 1e12);
+  const double max_flows = options.Integer("maxFlows", 1, 1e9);
+  const Napi::Function on_warn = options.Function("onWarn");
+  if (!options.ok()) return Failure(env, EINVAL, "open", options.problem());
   sockaddr_storage front, backend;
   socklen_t front_len = 0, backend_len = 0;
-  if ((family != 4 && family != 6) || !ParseAddress(info[2], family, port, &front, &front_len)) {
+  if ((family != 4 && family != 6) || !ParseAddress(host, family, port, &front, &front_len)) {
     return Failure(env, EINVAL, "open", "the host address is not an IP of the family");
   }
-  if (!ParseAddress(info[4], 0, info[5].As<Napi::Number>().Int32Value(), &backend, &backend_len)) {
+  if (!ParseAddress(backend_host, 0, backend_port, &backend, &backend_len)) {
     return Failure(env, EINVAL, "open", "the backend address is not an IP");
   }
   uv_loop_t* loop = nullptr;
@@ -826,8 +844,8 @@ Napi::Value Addon::Open(const Napi::CallbackInfo& info) {
   p->front_fd = front_fd;
   p->backend = backend;
   p->backend_len = backend_len;
-  p->idle_ms = static_cast<uint64_t>(info[6].As<Napi::Number>().DoubleValue());
-  p->max_flows = static_cast<size_t>(info[7].As<Napi::Number>().DoubleValue());
+  p->idle_ms = static_cast<uint64_t>(idle_timeout_ms);
+  p->max_flows = static_cast<size_t>(max_flows);
   p->flows.reserve(p->max_flows < 1024 ? p->max_flows : 1024);
   p->timer.data = p;
   p->front_poll.data = p;
@@ -844,7 +862,7 @@ Napi::Value Addon::Open(const Napi::CallbackInfo& info) {
     CloseProxy(p);
     return Failure(env, -rc, "uv_poll_init", "cannot poll the socket");
   }
-  return Launch(env, p, info[8].As<Napi::Function>());
+  return Launch(env, p, on_warn);
 }
 
 // Creates the JS side of a running proxy. From here on it ends only through CloseProxy().
