@@ -1,4 +1,4 @@
-// The native UDP data path (native/udp.cc): the frontend socket, the per-client backend sockets and
+// The native UDP data path (native/udp/): the frontend socket, the per-client backend sockets and
 // the flow table all live in the addon, which moves datagrams in batches (recvmmsg/sendmmsg) with
 // no JS per datagram, and answers each client from the address it sent to (IP_PKTINFO), as
 // docker-proxy v28+ does. This is the only module that loads the addon; udp-proxy.ts is the JS fallback.
@@ -33,7 +33,7 @@ interface UdpAddon {
 }
 
 interface NativeHandle {
-  /** Counters by name (see native/udp.cc), read with addon-result.ts. */
+  /** Counters by name (native/udp/counters.h), read with addon-result.ts. */
   stats(): unknown;
   port(): unknown;
   close(): unknown;

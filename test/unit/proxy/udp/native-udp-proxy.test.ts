@@ -1,4 +1,4 @@
-// The native UDP data path (native/udp.cc through src/proxy/udp/native-udp-proxy.ts), in-process: what only it
+// The native UDP data path (native/udp/ through src/proxy/udp/native-udp-proxy.ts), in-process: what only it
 // does (replies from the address the client sent to), batches under load, the flow table's
 // limits and timer, the largest datagram, ECONNREFUSED, argument checks and teardown.
 import assert from 'node:assert/strict';
