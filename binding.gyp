@@ -18,7 +18,7 @@
     },
     {
       "target_name": "udp_proxy",
-      "sources": ["native/udp.cc"],
+      "sources": ["native/udp/addon.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fno-exceptions"],

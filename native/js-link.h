@@ -1,13 +1,10 @@
-// What both addons (splice.cc, udp.cc) need to tie a native object to JS: the JS handle object kept
-// alive while the native side runs, one callback made from below the event loop, and the argument
-// checks and failure objects of their JS APIs (failures are returned, never thrown).
+// What both addons (splice, UDP) need to tie a native object to JS: the JS handle object kept
+// alive while the native side runs, one callback made from below the event loop, and the handle's
+// life from launch to its final totals. Their argument checks and failure objects: js-args.h.
 #ifndef DOCKER_PROXY_JS_LINK_H_
 #define DOCKER_PROXY_JS_LINK_H_
 
 #include <napi.h>
-
-#include <cmath>
-#include <string>
 
 namespace js_link {
 
@@ -69,21 +66,79 @@ struct JsLink {
   }
 };
 
-// The failure object the JS side turns into a Node-style error.
-inline Napi::Value Failure(Napi::Env env, int error, const char* syscall, const std::string& message) {
-  Napi::Object failure = Napi::Object::New(env);
-  failure.Set("errno", error);
-  failure.Set("syscall", syscall);
-  failure.Set("message", message);
-  return failure;
-}
+// The JS object that stands for a native object (a relay, a proxy): an ObjectWrap `Derived` whose
+// methods reach the native object while it runs and, since JS may keep the object longer, the
+// totals it left once it has ended. `Derived::Read(const Native&)` takes the totals; `Native` holds
+// a JsState<Derived> named `js`.
+template <typename Derived, typename Native, typename Totals>
+class Handle : public Napi::ObjectWrap<Derived> {
+ public:
+  explicit Handle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Derived>(info) {}
+  // JsState holds the object until Detach(), so this runs detached; a stale pointer must not stay.
+  ~Handle() override {
+    if (native_ != nullptr) native_->js.handle = nullptr;
+  }
+  void Attach(Native* native) { native_ = native; }
+  // From here on totals() answers from the final counts; the native memory may go away.
+  void Detach() {
+    if (native_ == nullptr) return;
+    final_ = Derived::Read(*native_);
+    native_->js.handle = nullptr;
+    native_ = nullptr;
+  }
+  Totals totals() const { return native_ != nullptr ? Derived::Read(*native_) : final_; }
 
-// Whether `value` is a whole number in [min, max].
-inline bool IsInteger(const Napi::Value& value, double min, double max) {
-  if (!value.IsNumber()) return false;
-  const double number = value.As<Napi::Number>().DoubleValue();
-  return std::isfinite(number) && number >= min && number <= max && std::floor(number) == number;
-}
+ protected:
+  Native* native() const { return native_; }
+
+ private:
+  Native* native_ = nullptr;
+  Totals final_{};
+};
+
+// What a native object holds of JS: the link, its Handle, and the hook that stops it when the
+// environment exits (worker termination) while it still runs.
+template <typename HandleType>
+struct JsState {
+  JsLink link;
+  HandleType* handle = nullptr;  // null before Launch() and after Release()
+  napi_async_cleanup_hook_handle cleanup_hook = nullptr;
+
+  // Makes `native` reachable from JS: a new `js_class` object, linked to `callback`, attached both
+  // ways, with `teardown(native)` registered for environment exit. An empty object on failure,
+  // with nothing held and no exception pending; the caller then frees `native` its own way.
+  template <typename Native>
+  Napi::Object Launch(Napi::Env env, const Napi::FunctionReference& js_class, const char* resource,
+                      const Napi::Function& callback, Native* native, napi_async_cleanup_hook teardown) {
+    Napi::Object object = js_class.New({});
+    if (!env.IsExceptionPending() && !object.IsEmpty() && link.Open(env, object, resource, callback)) {
+      handle = HandleType::Unwrap(object);
+    }
+    if (handle == nullptr) {
+      if (env.IsExceptionPending()) env.GetAndClearPendingException();
+      link.Close();
+      return Napi::Object();
+    }
+    handle->Attach(native);
+    if (napi_add_async_cleanup_hook(env, teardown, native, &cleanup_hook) != napi_ok) {
+      cleanup_hook = nullptr;  // only worker teardown is affected
+    }
+    return object;
+  }
+
+  // Lets go of JS: the handle keeps the final totals, the object and callback may be collected.
+  // Safe to call again, and needed before the environment goes (the references belong to it).
+  void Release() {
+    if (handle != nullptr) handle->Detach();
+    link.Close();
+  }
+
+  // The native object is being freed: environment exit must not call `teardown` for it any more.
+  void RemoveCleanupHook() {
+    if (cleanup_hook != nullptr) napi_remove_async_cleanup_hook(cleanup_hook);
+    cleanup_hook = nullptr;
+  }
+};
 
 }  // namespace js_link
 

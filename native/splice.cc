@@ -3,8 +3,9 @@
 // kernel pipe that the direction holds only while the flow lasts. Design and measurements:
 // docs/design/node-facts.md §1.3. JS API (all failures are returned, never thrown):
 //   start(clientFd, backendFd, onDone) -> SpliceRelay | { errno, syscall, message }
-//   onDone(errno, syscall, hostToContainer, containerToHost)   errno 0: clean end
-//   SpliceRelay#stats() -> [hostToContainer, containerToHost];  SpliceRelay#abort()
+//   onDone(errno, syscall, totals)   errno 0: clean end; totals as stats() gives them
+//   SpliceRelay#stats() -> { hostToContainer, containerToHost }   bytes read from the client and
+//                          from the backend;  SpliceRelay#abort()
 //   configure(pipeSize, poolSize) -> info();  info() -> { live, pooled, pipeSize, poolSize, ... }
 //
 // Per direction (source socket -> destination socket), each wake-up:
@@ -33,6 +34,7 @@
 #include <cstring>
 #include <new>
 
+#include "js-args.h"
 #include "js-link.h"
 #include "pipe-pool.h"
 
@@ -41,7 +43,6 @@ namespace {
 
 using js_link::Failure;
 using js_link::IsInteger;
-using js_link::JsLink;
 
 constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 constexpr int kSendFlags = MSG_NOSIGNAL | MSG_DONTWAIT;
@@ -83,9 +84,7 @@ struct Direction {
 
 struct Relay {
   Shared* shared = nullptr;  // null once the environment is being torn down
-  RelayHandle* handle = nullptr;
-  JsLink js;  // onDone; the JS object (and so `handle`) is kept alive while running
-  napi_async_cleanup_hook_handle cleanup_hook = nullptr;
+  js_link::JsState<RelayHandle> js;  // onDone; the JS object is kept alive while running
   uv_poll_t polls[2];
   int sockets[2] = {-1, -1};  // our dup()s: 0 = client, 1 = backend
   int masks[2] = {0, 0};      // what each poll is armed for
@@ -97,30 +96,25 @@ struct Relay {
   bool notify = false;  // call onDone once the polls have closed
 };
 
-class RelayHandle : public Napi::ObjectWrap<RelayHandle> {
+// Bytes read from each socket: what stats() and onDone report.
+struct RelayTotals {
+  uint64_t host_to_container = 0;  // from the client
+  uint64_t container_to_host = 0;  // from the backend
+};
+
+class RelayHandle : public js_link::Handle<RelayHandle, Relay, RelayTotals> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "SpliceRelay",
                        {InstanceMethod<&RelayHandle::Stats>("stats"),
                         InstanceMethod<&RelayHandle::Abort>("abort")});
   }
-  explicit RelayHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RelayHandle>(info) {}
-  ~RelayHandle() override;
-  void Attach(Relay* relay) { relay_ = relay; }
-  // From here on stats() answers from the final counts; the relay memory may go away.
-  void Detach() {
-    if (relay_ == nullptr) return;
-    final_[0] = relay_->dirs[0].bytes;
-    final_[1] = relay_->dirs[1].bytes;
-    relay_->handle = nullptr;
-    relay_ = nullptr;
-  }
+  explicit RelayHandle(const Napi::CallbackInfo& info) : Handle(info) {}
+  static RelayTotals Read(const Relay& relay);
 
  private:
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Abort(const Napi::CallbackInfo& info);
-  Relay* relay_ = nullptr;
-  uint64_t final_[2] = {0, 0};
 };
 
 void OnPoll(uv_poll_t* poll, int status, int events);
@@ -388,24 +382,29 @@ void ReleaseResources(Relay* r) {
   }
 }
 
+// What stats() and onDone report, by name: a new counter is one more field, never a new position.
+// Null if no object can be made (see js_link::NewObject).
+napi_value TotalsObject(napi_env env, const RelayTotals& totals) {
+  napi_value out = js_link::NewObject(env);
+  if (out == nullptr) return nullptr;
+  js_link::SetCount(env, out, "hostToContainer", totals.host_to_container);
+  js_link::SetCount(env, out, "containerToHost", totals.container_to_host);
+  return out;
+}
+
 void CallOnDone(Relay* r) {
-  if (r->handle != nullptr) r->handle->Detach();
-  r->js.Call([r](napi_env env, napi_value* argv) -> size_t {
+  if (r->js.handle != nullptr) r->js.handle->Detach();
+  r->js.link.Call([r](napi_env env, napi_value* argv) -> size_t {
     napi_create_int32(env, r->error, &argv[0]);
     if (r->syscall != nullptr) {
       napi_create_string_utf8(env, r->syscall, NAPI_AUTO_LENGTH, &argv[1]);
     } else {
       napi_get_null(env, &argv[1]);
     }
-    napi_create_double(env, static_cast<double>(r->dirs[0].bytes), &argv[2]);
-    napi_create_double(env, static_cast<double>(r->dirs[1].bytes), &argv[3]);
-    return 4;
+    argv[2] = TotalsObject(env, RelayHandle::Read(*r));
+    if (argv[2] == nullptr) napi_get_undefined(env, &argv[2]);  // JS then reads zeros
+    return 3;
   });
-}
-
-void ReleaseJsState(Relay* r) {
-  if (r->handle != nullptr) r->handle->Detach();
-  r->js.Close();
 }
 
 // Both polls are closed, so libuv holds no reference to this relay: now the descriptors may close.
@@ -414,9 +413,9 @@ void OnClosed(uv_handle_t* handle) {
   if (--r->polls_open > 0) return;
   ReleaseResources(r);
   if (r->notify) CallOnDone(r);
-  if (r->notify || r->cleanup_hook != nullptr) ReleaseJsState(r);
+  r->js.Release();
   if (r->shared != nullptr && r->notify) r->shared->live--;
-  if (r->cleanup_hook != nullptr) napi_remove_async_cleanup_hook(r->cleanup_hook);
+  r->js.RemoveCleanupHook();
   delete r;
 }
 
@@ -424,29 +423,26 @@ void OnClosed(uv_handle_t* handle) {
 // usable, and close the polls so that libuv's loop can close. No callback is made.
 void OnEnvironmentTeardown(napi_async_cleanup_hook_handle, void* data) {
   Relay* r = static_cast<Relay*>(data);
-  ReleaseJsState(r);
+  r->js.Release();
   if (r->shared != nullptr && r->notify) r->shared->live--;
   r->shared = nullptr;  // the pool goes away with the environment
   r->notify = false;
   Finish(r);
 }
 
-RelayHandle::~RelayHandle() {
-  if (relay_ != nullptr) relay_->handle = nullptr;
+RelayTotals RelayHandle::Read(const Relay& relay) {
+  return {relay.dirs[0].bytes, relay.dirs[1].bytes};
 }
 
 Napi::Value RelayHandle::Stats(const Napi::CallbackInfo& info) {
-  Napi::Array counts = Napi::Array::New(info.Env(), 2);
-  const bool live = relay_ != nullptr;
-  counts.Set(0u, static_cast<double>(live ? relay_->dirs[0].bytes : final_[0]));
-  counts.Set(1u, static_cast<double>(live ? relay_->dirs[1].bytes : final_[1]));
-  return counts;
+  return Napi::Value(info.Env(), TotalsObject(info.Env(), totals()));
 }
 
 Napi::Value RelayHandle::Abort(const Napi::CallbackInfo& info) {
-  if (relay_ != nullptr && !relay_->finishing) {
-    SetError(relay_, ECANCELED, "abort");
-    Finish(relay_);
+  Relay* relay = native();
+  if (relay != nullptr && !relay->finishing) {
+    SetError(relay, ECANCELED, "abort");
+    Finish(relay);
   }
   return info.Env().Undefined();
 }
@@ -509,7 +505,8 @@ Napi::Value Addon::Start(const Napi::CallbackInfo& info) {
   if (fds[0] == fds[1] || !IsTcpSocket(fds[0]) || !IsTcpSocket(fds[1])) {
     return Failure(env, ENOTSOCK, "start", "both fds must be distinct TCP sockets");
   }
-  Relay* r = new Relay();
+  Relay* r = new (std::nothrow) Relay();
+  if (r == nullptr) return Failure(env, ENOMEM, "start", "cannot allocate the relay");
   r->shared = &shared_;
   // Poll duplicates, never the fds libuv watches for the JS sockets: libuv allows one watcher per
   // fd number, and each dup gets its own epoll registration.
@@ -542,20 +539,13 @@ Napi::Value Addon::Start(const Napi::CallbackInfo& info) {
 
 // Creates the JS side of a started relay. From here on it ends only through Finish().
 Napi::Value Addon::Launch(Napi::Env env, Relay* r, const Napi::Function& on_done) {
-  Napi::Object object = relay_class_.New({});
-  if (env.IsExceptionPending() || object.IsEmpty() || !r->js.Open(env, object, "SpliceRelay", on_done)) {
-    if (env.IsExceptionPending()) env.GetAndClearPendingException();
-    ReleaseJsState(r);
+  Napi::Object object = r->js.Launch(env, relay_class_, "SpliceRelay", on_done, r, OnEnvironmentTeardown);
+  if (object.IsEmpty()) {
     Discard(r);
     return Failure(env, ENOMEM, "start", "cannot create the relay object");
   }
-  r->handle = RelayHandle::Unwrap(object);
-  r->handle->Attach(r);
   r->notify = true;
   shared_.live++;
-  if (napi_add_async_cleanup_hook(env, OnEnvironmentTeardown, r, &r->cleanup_hook) != napi_ok) {
-    r->cleanup_hook = nullptr;  // only worker teardown is affected
-  }
   return object;
 }
 

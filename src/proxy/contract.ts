@@ -40,7 +40,7 @@ export interface ConnectionObserver {
   connectionClosed(seconds: number): void;
 }
 
-/** The UDP implementation of the process: native/udp.cc, or the JS one (udp/udp-proxy.ts). */
+/** The UDP implementation of the process: the addon (native/udp/), or the JS one (udp/udp-proxy.ts). */
 export interface UdpPath {
   readonly name: 'native' | 'js';
   readonly fallbackReason?: string;

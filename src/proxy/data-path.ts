@@ -1,5 +1,5 @@
 // The one data-path choice of the process, for both protocols: the native addons (splice(2) for
-// TCP, native/udp.cc for UDP), the JS paths, or the native ones wherever they load.
+// TCP, native/udp/ for UDP), the JS paths, or the native ones wherever they load.
 import type { DataPathChoice } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { UdpPath } from './contract.js';

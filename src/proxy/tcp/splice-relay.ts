@@ -6,10 +6,12 @@
 import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { hasMethods, loadAddon, type Loaded } from '../addon.js';
+import { countField } from '../addon-result.js';
 import type { Relay, RelayStats, StartRelay } from './relay.js';
 import { startStreamRelay } from './stream-relay.js';
 
-type OnDone = (errno: unknown, syscall: unknown, hostToContainer: unknown, containerToHost: unknown) => void;
+/** `totals` is what stats() returns at the end: { hostToContainer, containerToHost }. */
+type OnDone = (errno: unknown, syscall: unknown, totals: unknown) => void;
 
 /** The addon's exports; every result is checked at run time before use. */
 interface SpliceAddon {
@@ -19,6 +21,7 @@ interface SpliceAddon {
 }
 
 interface NativeRelay {
+  /** { hostToContainer, containerToHost }: bytes read from the client and from the backend. */
   stats(): unknown;
   abort(): unknown;
 }
@@ -81,26 +84,23 @@ export function spliceAvailable(): { ok: true } | { ok: false; reason: string } 
   return result.ok ? { ok: true } : { ok: false, reason: result.reason };
 }
 
-function count(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0;
-}
-
-function field(value: unknown, name: string): number {
-  return typeof value === 'object' && value !== null ? count(Reflect.get(value, name)) : 0;
-}
-
 function toInfo(value: unknown): SpliceInfo {
   return {
-    live: field(value, 'live'),
-    pooled: field(value, 'pooled'),
-    pipeSizeBytes: field(value, 'pipeSize'),
-    poolSize: field(value, 'poolSize'),
-    pipeMaxSizeBytes: field(value, 'pipeMaxSize'),
-    pipesInUse: field(value, 'pipesInUse'),
-    pipeFailures: field(value, 'pipeFailures'),
-    copiedBytes: field(value, 'copiedBytes'),
-    splicedBytes: field(value, 'splicedBytes'),
+    live: countField(value, 'live'),
+    pooled: countField(value, 'pooled'),
+    pipeSizeBytes: countField(value, 'pipeSize'),
+    poolSize: countField(value, 'poolSize'),
+    pipeMaxSizeBytes: countField(value, 'pipeMaxSize'),
+    pipesInUse: countField(value, 'pipesInUse'),
+    pipeFailures: countField(value, 'pipeFailures'),
+    copiedBytes: countField(value, 'copiedBytes'),
+    splicedBytes: countField(value, 'splicedBytes'),
   };
+}
+
+/** The relay's totals object (stats(), onDone) as RelayStats. */
+function toRelayStats(value: unknown): RelayStats {
+  return { hostToContainer: countField(value, 'hostToContainer'), containerToHost: countField(value, 'containerToHost') };
 }
 
 /** Sets pipe size and pool size for connections started from now on; undefined without the addon. */
@@ -176,9 +176,9 @@ export const startSpliceRelay: StartRelay = (client, backend) => {
     backend.off('error', ignoreError);
     resolveDone(final);
   };
-  const onDone: OnDone = (_errno, _syscall, hostToContainer, containerToHost) => {
+  const onDone: OnDone = (_errno, _syscall, totals) => {
     // How the relay ended (errno, syscall) is not part of the Relay contract: resets are routine.
-    final = { hostToContainer: count(hostToContainer), containerToHost: count(containerToHost) };
+    final = toRelayStats(totals);
     client.destroy();
     backend.destroy();
     settle();
@@ -198,11 +198,7 @@ export const startSpliceRelay: StartRelay = (client, backend) => {
   return {
     done,
     stats(): RelayStats {
-      if (final !== undefined) return final;
-      const counts: unknown = native.stats();
-      return Array.isArray(counts)
-        ? { hostToContainer: count(counts[0]), containerToHost: count(counts[1]) }
-        : { hostToContainer: 0, containerToHost: 0 };
+      return final ?? toRelayStats(native.stats());
     },
     destroy(): void {
       // The addon stops polling now and calls onDone from its close callback. Destroying the JS

@@ -1,9 +1,10 @@
-// The native UDP data path (native/udp.cc): the frontend socket, the per-client backend sockets and
+// The native UDP data path (native/udp/): the frontend socket, the per-client backend sockets and
 // the flow table all live in the addon, which moves datagrams in batches (recvmmsg/sendmmsg) with
 // no JS per datagram, and answers each client from the address it sent to (IP_PKTINFO), as
 // docker-proxy v28+ does. This is the only module that loads the addon; udp-proxy.ts is the JS fallback.
 import { getSystemErrorName } from 'node:util';
 import { hasMethods, loadAddon, type Loaded } from '../addon.js';
+import { count, countEntries, countField, field } from '../addon-result.js';
 import { formatHostPort, type Endpoint } from '../../config.js';
 import { ListenError, describeError, errnoText, listenError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -12,23 +13,33 @@ import { Throttle } from '../throttle.js';
 
 type OnWarn = (kind: unknown, errno: unknown) => void;
 
+/** What open() takes: the frontend to bind (or the socket to adopt), the backend, the flow limits. */
+interface OpenOptions {
+  /** The engine's bound socket to adopt (-use-listen-fd), or -1 to bind host:port. */
+  readonly listenFd: number;
+  readonly family: 4 | 6;
+  readonly host: string;
+  readonly port: number;
+  readonly backendHost: string;
+  readonly backendPort: number;
+  readonly idleTimeoutMs: number;
+  readonly maxFlows: number;
+  readonly onWarn: OnWarn;
+}
+
 /** The addon's exports; every result is checked at run time before use. */
 interface UdpAddon {
-  open(fd: number, family: number, host: string, port: number, backendHost: string, backendPort: number,
-    idleMs: number, maxFlows: number, onWarn: OnWarn): unknown;
+  open(options: OpenOptions): unknown;
 }
 
 interface NativeHandle {
+  /** Counters by name (native/udp/counters.h), read with addon-result.ts. */
   stats(): unknown;
   port(): unknown;
   close(): unknown;
 }
 
 const LISTEN_FD = 4;
-/** Drop reasons the addon reports as negative codes (positive codes are errno values). */
-const DROP_REASONS: Readonly<Record<number, string>> = { [-1]: 'send_queue_full', [-2]: 'truncated' };
-/** stats(): nine counters, then (code, count) pairs. */
-const COUNTERS = 9;
 
 let loaded: Loaded<UdpAddon> | undefined;
 
@@ -61,16 +72,6 @@ export interface NativeUdpOptions {
   readonly log: Logger;
 }
 
-function count(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0;
-}
-
-/** The addon's stats() array as numbers (anything else reads as 0). */
-function numbers(value: unknown): number[] {
-  if (!Array.isArray(value)) return [];
-  return value.map((each: unknown) => (typeof each === 'number' && Number.isFinite(each) ? each : 0));
-}
-
 function errnoName(errno: number): string {
   try {
     return getSystemErrorName(-errno);
@@ -81,9 +82,9 @@ function errnoName(errno: number): string {
 
 /** A Node-style system error (code, errno, syscall), so errors.ts can word it as for dgram. */
 function systemError(failure: unknown): Error {
-  const errno: unknown = typeof failure === 'object' && failure !== null ? Reflect.get(failure, 'errno') : undefined;
-  const syscall: unknown = typeof failure === 'object' && failure !== null ? Reflect.get(failure, 'syscall') : undefined;
-  const message: unknown = typeof failure === 'object' && failure !== null ? Reflect.get(failure, 'message') : undefined;
+  const errno = field(failure, 'errno');
+  const syscall = field(failure, 'syscall');
+  const message = field(failure, 'message');
   const code = typeof errno === 'number' && errno > 0 ? errnoName(errno) : 'EINVAL';
   const error = new Error(typeof message === 'string' ? message : 'the addon returned no proxy');
   return Object.assign(error, { code, errno: typeof errno === 'number' ? -errno : 0, syscall: typeof syscall === 'string' ? syscall : 'open' });
@@ -98,15 +99,39 @@ function openError(options: NativeUdpOptions, failure: unknown): ListenError {
   return listenError('udp', options.frontend, cause);
 }
 
+/** The drop counts of stats() keyed as the metrics label them: a reason, or the errno's code name. */
+function droppedByReason(stats: unknown): Record<string, number> {
+  const dropped: Record<string, number> = {};
+  // Only reasons that happened, as the JS path reports them (a zero would add a metric series).
+  const add = (reason: string, n: number): void => {
+    if (n > 0) dropped[reason] = (dropped[reason] ?? 0) + n;
+  };
+  add('truncated', countField(stats, 'droppedTruncated'));
+  add('send_queue_full', countField(stats, 'droppedSendQueueFull'));
+  for (const [key, n] of countEntries(field(stats, 'droppedByErrno'))) {
+    const errno = Number(key);
+    add(Number.isInteger(errno) && errno > 0 ? errnoName(errno) : 'unknown', n);
+  }
+  return dropped;
+}
+
 /** Opens the frontend natively and starts forwarding; throws a ListenError as openUdpSocket does. */
 export function openNativeUdpProxy(options: NativeUdpOptions): NativeUdpProxy {
   const result = load();
   if (!result.ok) throw new ListenError(`native UDP path unavailable: ${result.reason}`);
   const { frontend, backend } = options;
   const proxy = new NativeUdpProxy(options);
-  const handle = result.addon.open(options.useListenFd ? LISTEN_FD : -1, frontend.family, frontend.host, frontend.port,
-    backend.host, backend.port, Math.max(1, Math.ceil(options.idleTimeoutMs)), options.maxFlows,
-    (kind, errno) => proxy.warn(kind, errno));
+  const handle = result.addon.open({
+    listenFd: options.useListenFd ? LISTEN_FD : -1,
+    family: frontend.family,
+    host: frontend.host,
+    port: frontend.port,
+    backendHost: backend.host,
+    backendPort: backend.port,
+    idleTimeoutMs: Math.max(1, Math.ceil(options.idleTimeoutMs)),
+    maxFlows: options.maxFlows,
+    onWarn: (kind, errno) => proxy.warn(kind, errno),
+  });
   if (!isNativeHandle(handle)) throw openError(options, handle);
   proxy.attach(handle);
   return proxy;
@@ -140,24 +165,18 @@ export class NativeUdpProxy implements Proxy {
   }
 
   snapshot(): UdpSnapshot & { readonly flowsExpired: { readonly closed: number } } {
-    const values = numbers(this.#handle?.stats());
-    const at = (index: number): number => Math.max(0, values[index] ?? 0);
-    const dropped: Record<string, number> = {};
-    for (let i = COUNTERS; i + 1 < values.length; i += 2) {
-      const code = values[i] ?? 0;
-      const reason = DROP_REASONS[code] ?? (code > 0 ? errnoName(code) : 'unknown');
-      dropped[reason] = (dropped[reason] ?? 0) + at(i + 1);
-    }
+    const stats = this.#handle?.stats();
+    const at = (name: string): number => countField(stats, name);
     return {
       proto: 'udp',
-      datagramsToContainer: at(0),
-      datagramsToHost: at(1),
-      bytesToContainer: at(2),
-      bytesToHost: at(3),
-      flowsTotal: at(4),
-      flowsActive: at(5),
-      flowsExpired: { idle: at(6), evicted: at(7), closed: at(8) },
-      dropped,
+      datagramsToContainer: at('datagramsToContainer'),
+      datagramsToHost: at('datagramsToHost'),
+      bytesToContainer: at('bytesToContainer'),
+      bytesToHost: at('bytesToHost'),
+      flowsTotal: at('flowsTotal'),
+      flowsActive: at('flowsActive'),
+      flowsExpired: { idle: at('flowsExpiredIdle'), evicted: at('flowsExpiredEvicted'), closed: at('flowsExpiredClosed') },
+      dropped: droppedByReason(stats),
     };
   }
 

@@ -1,4 +1,4 @@
-// The native UDP data path (native/udp.cc through src/proxy/udp/native-udp-proxy.ts), in-process: what only it
+// The native UDP data path (native/udp/ through src/proxy/udp/native-udp-proxy.ts), in-process: what only it
 // does (replies from the address the client sent to), batches under load, the flow table's
 // limits and timer, the largest datagram, ECONNREFUSED, argument checks and teardown.
 import assert from 'node:assert/strict';
@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { Endpoint } from '../../../../src/config.ts';
 import { silentLogger, type Logger } from '../../../../src/log.ts';
@@ -120,21 +121,26 @@ describe('native UDP addon', () => {
     const openFn: unknown = Reflect.get(addon, 'open');
     assert.equal(typeof openFn, 'function');
     const warn = (): void => undefined;
-    const good = [-1, 4, V4, 0, V4, 9, 1000, 10, warn];
+    const good = {
+      listenFd: -1, family: 4, host: V4, port: 0, backendHost: V4, backendPort: 9, idleTimeoutMs: 1000, maxFlows: 10, onWarn: warn,
+    };
+    const noOnWarn = Object.fromEntries(Object.entries(good).filter(([name]) => name !== 'onWarn'));
+    const throwing = Object.defineProperty({ ...good }, 'port', { get: () => { throw new Error('getter'); } });
     const bad: unknown[][] = [
-      [], [1], good.slice(0, 8),
-      [-2, ...good.slice(1)], [1.5, ...good.slice(1)], ['1', ...good.slice(1)], [2 ** 31, ...good.slice(1)],
-      [-1, 5, ...good.slice(2)], [-1, 6, ...good.slice(2)], // 6 with an IPv4 host
-      [-1, 4, 'localhost', ...good.slice(3)], [-1, 4, V4, 70000, ...good.slice(4)], [-1, 4, V4, Number.NaN, ...good.slice(4)],
-      [...good.slice(0, 4), '999.1.1.1', ...good.slice(5)], [...good.slice(0, 5), 0, ...good.slice(6)],
-      [...good.slice(0, 6), 0, ...good.slice(7)], [...good.slice(0, 6), Number.POSITIVE_INFINITY, ...good.slice(7)],
-      [...good.slice(0, 7), 0, warn], [...good.slice(0, 8), 'warn'],
-      [0, ...good.slice(1)], // stdin is not a UDP socket
+      [], [1], [noOnWarn], [throwing],
+      [{ ...good, listenFd: -2 }], [{ ...good, listenFd: 1.5 }], [{ ...good, listenFd: '1' }], [{ ...good, listenFd: 2 ** 31 }],
+      [{ ...good, family: 5 }], [{ ...good, family: 6 }], // 6 with an IPv4 host
+      [{ ...good, host: 'localhost' }], [{ ...good, port: 70000 }], [{ ...good, port: Number.NaN }],
+      [{ ...good, backendHost: '999.1.1.1' }], [{ ...good, backendPort: 0 }],
+      [{ ...good, idleTimeoutMs: 0 }], [{ ...good, idleTimeoutMs: Number.POSITIVE_INFINITY }],
+      [{ ...good, maxFlows: 0 }], [{ ...good, onWarn: 'warn' }],
+      [{ ...good, listenFd: 0 }], // stdin is not a UDP socket
     ];
     for (const args of bad) {
+      const label = `open(${inspect(args)})`; // inspect, unlike JSON, leaves the throwing getter alone
       const result: unknown = typeof openFn === 'function' ? Reflect.apply(openFn, addon, args) : undefined;
-      assert.ok(typeof result === 'object' && result !== null, `open(${args.map(String).join(', ')})`);
-      assert.equal(typeof Reflect.get(result, 'errno'), 'number', `open(${args.map(String).join(', ')})`);
+      assert.ok(typeof result === 'object' && result !== null, label);
+      assert.equal(typeof Reflect.get(result, 'errno'), 'number', label);
       assert.equal(typeof Reflect.get(result, 'message'), 'string');
     }
   });
@@ -374,7 +380,10 @@ describe('native UDP addon', () => {
         const dgram = require('node:dgram');
         const { parentPort, workerData } = require('node:worker_threads');
         const addon = require(workerData.addon);
-        const proxy = addon.open(-1, 4, '127.0.0.1', 0, '127.0.0.1', workerData.backendPort, 60000, 16, () => {});
+        const proxy = addon.open({
+          listenFd: -1, family: 4, host: '127.0.0.1', port: 0, backendHost: '127.0.0.1', backendPort: workerData.backendPort,
+          idleTimeoutMs: 60000, maxFlows: 16, onWarn: () => {},
+        });
         const client = dgram.createSocket('udp4');
         let seen = 0;
         const fire = () => { for (let i = 0; i < 16; i += 1) client.send('busy', proxy.port(), '127.0.0.1'); };
