@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <string>
 
-#include "../js-link.h"
+#include "../js-args.h"
 #include "credentials.h"
 #include "probe.h"
 #include "seccomp-filter.h"
