@@ -5,8 +5,8 @@ import { startCandidate } from './lib/candidates.ts';
 import { freePort } from './lib/ports.ts';
 import { treeMemory } from './lib/procfs.ts';
 import type { Scenario, Session } from './lib/scenario.ts';
-import { median } from './lib/stats.ts';
 import { sleep } from './lib/wait.ts';
+import { median } from '../test/helpers/stats.ts';
 
 /** Proxies started per candidate and round. */
 export const PROXIES_PER_ROUND = 30;

@@ -11,8 +11,9 @@ import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts
 import { scrape } from './helpers/metrics.ts';
 import { killFaultProxies, startFaultProxy } from './helpers/proxy.ts';
 import { DATA_PATHS, V4, size, type DataPathName } from './helpers/settings.ts';
-import { atBaseline, baselineAfter, cpuDuring, fdKinds, fmt } from './helpers/sysinfo.ts';
+import { atBaseline, baselineAfter, cpuDuring, fdKinds } from './helpers/sysinfo.ts';
 import { connect, echoOnce, readExactly } from './helpers/traffic.ts';
+import { fmt } from '../helpers/stats.ts';
 
 /**
  * Soft and hard limits: room for Node's own ~20 descriptors and a few dozen connections. Two

@@ -13,8 +13,9 @@ import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts
 import { httpRequest } from './helpers/metrics.ts';
 import { freeTcpPort, killFaultProxies, spawnRaw } from './helpers/proxy.ts';
 import { MiB, V4, size } from './helpers/settings.ts';
-import { fdTotal, fmt, quantile, rssBytes } from './helpers/sysinfo.ts';
+import { fdTotal, rssBytes } from './helpers/sysinfo.ts';
 import { echoOnce } from './helpers/traffic.ts';
+import { fmt, quantile } from '../helpers/stats.ts';
 
 const FILLER_HOST = '127.0.0.3';
 const MAPPINGS = 1000;

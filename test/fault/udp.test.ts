@@ -15,7 +15,8 @@ import { pollUntil, withTimeout } from '../helpers/timeout.ts';
 import { scrape, valueOf, type Sample } from './helpers/metrics.ts';
 import { killFaultProxies, startFaultProxy, type FaultProxy } from './helpers/proxy.ts';
 import { DATA_PATHS, MiB, V4, size } from './helpers/settings.ts';
-import { fdKinds, fmt, quantile, rssBytes, type FdKinds } from './helpers/sysinfo.ts';
+import { fdKinds, rssBytes, type FdKinds } from './helpers/sysinfo.ts';
+import { fmt, quantile } from '../helpers/stats.ts';
 
 const MAX_FLOWS = 1_000;
 const CLIENTS = size(3_000, 20_000);
