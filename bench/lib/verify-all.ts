@@ -1,17 +1,17 @@
 // Runs the echo check through every candidate, TCP and UDP, before anything is timed.
 import { type Candidate, StartError, type Toolbox, loggedDataPath, startCandidate } from './candidates.ts';
 import { startTcpEcho, startUdpEcho } from './echo.ts';
-import { scrape, total } from './metrics-scrape.ts';
 import { freePort } from './ports.ts';
 import { progress } from './progress.ts';
 import { verifyEcho } from './verify.ts';
+import { scrape, sumOf } from '../../test/helpers/exposition.ts';
 
 /** The endpoint answers, and counted the echo that just went through. */
 async function verifyMetrics(port: number, proto: 'tcp' | 'udp'): Promise<void> {
   const series = await scrape(port);
-  const bytes = total(series, 'docker_proxy_bytes_total', { direction: 'host_to_container' });
-  if (total(series, 'docker_proxy_build_info') !== 1 || bytes <= 0) {
-    throw new Error(`GET /metrics: build_info ${total(series, 'docker_proxy_build_info')}, ${proto} bytes_total{host_to_container} ${bytes} after the echo`);
+  const bytes = sumOf(series, 'docker_proxy_bytes_total', { direction: 'host_to_container' });
+  if (sumOf(series, 'docker_proxy_build_info') !== 1 || bytes <= 0) {
+    throw new Error(`GET /metrics: build_info ${sumOf(series, 'docker_proxy_build_info')}, ${proto} bytes_total{host_to_container} ${bytes} after the echo`);
   }
 }
 

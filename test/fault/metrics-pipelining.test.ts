@@ -10,12 +10,12 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pollUntil, withTimeout } from '../helpers/timeout.ts';
 import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts';
-import { httpRequest } from './helpers/metrics.ts';
 import { freeTcpPort, killFaultProxies, spawnRaw } from './helpers/proxy.ts';
 import { MiB, V4, size } from './helpers/settings.ts';
 import { fdTotal, rssBytes } from './helpers/sysinfo.ts';
 import { echoOnce } from './helpers/traffic.ts';
 import { fmt, quantile } from '../helpers/stats.ts';
+import { httpRequest } from '../helpers/http.ts';
 
 const FILLER_HOST = '127.0.0.3';
 const MAPPINGS = 1000;
