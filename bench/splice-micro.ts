@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { configureSplice, spliceAvailable, startSpliceRelay } from '../src/proxy/tcp/splice-relay.js';
 import { startStreamRelay } from '../src/proxy/tcp/stream-relay.js';
+import { osChosenPort } from '../test/helpers/ports.ts';
 import { median } from '../test/helpers/stats.ts';
 
 const HOST = '127.0.0.1';
@@ -237,7 +238,7 @@ async function main(): Promise<void> {
 }
 
 async function bulk(seconds: number, rounds: number, baseline: string | undefined): Promise<void> {
-  const serverPort = await freePort();
+  const serverPort = await osChosenPort('tcp', HOST);
   const server = spawn('iperf3', ['-s', '-p', String(serverPort)], { stdio: 'ignore' });
   await waitForPort(serverPort);
   const variants = withBaseline(baseline === undefined
@@ -312,15 +313,6 @@ async function keepAlive(seconds: number, rounds: number, baseline: string | und
   for (const [label, r] of results) {
     console.log(`| ${label} | ${medianOrNaN(r.rps).toFixed(0)} | ${medianOrNaN(r.cpu).toFixed(2)} | ${r.rps.map((c) => c.toFixed(0)).join(', ')} | ${r.cpu.map((c) => c.toFixed(2)).join(', ')} |`);
   }
-}
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  probe.listen(0, HOST);
-  await once(probe, 'listening');
-  const port = Number(Reflect.get(Object(probe.address()), 'port'));
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 async function waitForPort(port: number): Promise<void> {

@@ -1,7 +1,8 @@
 // Runs the echo check through every candidate, TCP and UDP, before anything is timed.
 import { type Candidate, StartError, type Toolbox, loggedDataPath, startCandidate } from './candidates.ts';
 import { startTcpEcho, startUdpEcho } from './echo.ts';
-import { freePort } from './ports.ts';
+import { osChosenPort } from '../../test/helpers/ports.ts';
+import { LOOPBACK } from '../../test/helpers/net.ts';
 import { progress } from './progress.ts';
 import { verifyEcho } from './verify.ts';
 import { scrape, sumOf } from '../../test/helpers/exposition.ts';
@@ -27,7 +28,7 @@ export async function verifyAll(candidates: readonly Candidate[], tools: Toolbox
       // The bare listener is TCP-only by design.
       const protos = candidate === 'bare' ? (['tcp'] as const) : (['tcp', 'udp'] as const);
       for (const proto of protos) {
-        const mapping = { proto, hostPort: await freePort(proto === 'udp'), containerPort: backends[proto].port };
+        const mapping = { proto, hostPort: await osChosenPort(proto === 'udp' ? 'tcp+udp' : 'tcp', LOOPBACK.v4), containerPort: backends[proto].port };
         const proxy = await startCandidate(candidate, mapping, tools);
         try {
           // socat's UDP-LISTEN,fork hands every datagram queued before its fork to the first

@@ -6,11 +6,12 @@ import net from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { tcpRoundTrip } from '../helpers/client.ts';
 import { echo, startTcpBackend, type TcpBackend } from '../helpers/echo.ts';
-import { closeSocket, listenTcp, LOOPBACK, needsIpv6, portOf, reservePort } from '../helpers/net.ts';
+import { closeSocket, listenTcp, LOOPBACK, needsIpv6, portOf } from '../helpers/net.ts';
 import { dockerdArgs, killAll, type Mapping, runToExit, spawnMapping, startProxy } from '../helpers/spawn-proxy.ts';
 import { needs } from '../helpers/target.ts';
 import { STEP_MS, withTimeout } from '../helpers/timeout.ts';
 import { httpRequest } from '../helpers/http.ts';
+import { reservePort } from '../helpers/ports.ts';
 
 const V4 = LOOPBACK.v4;
 /** The server's request, header and idle timeout (src/metrics/http-server.ts), and slack for a loaded machine. */

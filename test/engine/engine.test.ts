@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { connectTcp, readToEnd, sha256 } from '../helpers/client.ts';
-import { closeSocket, listenTcp, portOf, reservePort } from '../helpers/net.ts';
+import { closeSocket, listenTcp, portOf } from '../helpers/net.ts';
 import { PROXY_BIN, has, needs } from '../helpers/target.ts';
 import { pollUntil, withTimeout } from '../helpers/timeout.ts';
 import { Engine } from './engine.ts';
@@ -15,6 +15,7 @@ import { ExitWatcher, isRunning } from './procs.ts';
 import { expectedFlags, mappingKey, proxyFlags, type ProxyArgs } from './proxy-argv.ts';
 import { HOST_IP, udpExchange } from './traffic.ts';
 import { httpRequest } from '../helpers/http.ts';
+import { reservePort } from '../helpers/ports.ts';
 
 const IMAGE = 'dpe-test:latest';
 const WEB = 'dpe-web';

@@ -10,13 +10,14 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { bindUdp, closeSocket, portOf, reservePort } from '../helpers/net.ts';
+import { bindUdp, closeSocket, portOf } from '../helpers/net.ts';
 import { pollUntil, withTimeout } from '../helpers/timeout.ts';
 import { killFaultProxies, startFaultProxy, type FaultProxy } from './helpers/proxy.ts';
 import { DATA_PATHS, MiB, V4, size } from './helpers/settings.ts';
 import { fdKinds, rssBytes, type FdKinds } from './helpers/sysinfo.ts';
 import { fmt, quantile } from '../helpers/stats.ts';
 import { scrape, valueOf, type Sample } from '../helpers/exposition.ts';
+import { reservePort } from '../helpers/ports.ts';
 
 /** A counter's value: one not yet touched has no sample, which reads as 0. */
 const counter = (samples: readonly Sample[], name: string, labels: Readonly<Record<string, string>> = {}): number =>
