@@ -2,7 +2,8 @@
 // time; voluntary context switches over all threads are counted over the same 10 s window.
 import type { Candidate, RunningProxy } from './lib/candidates.ts';
 import { startCandidate } from './lib/candidates.ts';
-import { freePort } from './lib/ports.ts';
+import { osChosenPort } from '../test/helpers/ports.ts';
+import { LOOPBACK } from '../test/helpers/net.ts';
 import { contextSwitches } from './lib/procfs.ts';
 import type { Scenario, Session, Sample } from './lib/scenario.ts';
 import { sleep } from './lib/wait.ts';
@@ -26,13 +27,13 @@ export const idleWakeups: Scenario = {
   candidates: ['ours-splice', 'ours-stream', 'go', 'bare'],
   quickRounds: 1,
   async prepare(settings): Promise<Session> {
-    const containerPort = await freePort();
+    const containerPort = await osChosenPort('tcp', LOOPBACK.v4);
     return {
       async measureRound(candidates: readonly Candidate[]): Promise<Map<Candidate, Sample>> {
         const running = new Map<Candidate, RunningProxy>();
         try {
           for (const candidate of candidates) {
-            running.set(candidate, await startCandidate(candidate, { proto: 'tcp', hostPort: await freePort(), containerPort }, settings.tools));
+            running.set(candidate, await startCandidate(candidate, { proto: 'tcp', hostPort: await osChosenPort('tcp', LOOPBACK.v4), containerPort }, settings.tools));
           }
           await sleep(SETTLE_MS);
           const pidOf = (proxy: RunningProxy): number => proxy.pid ?? Number.NaN;

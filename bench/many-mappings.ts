@@ -8,7 +8,8 @@ import { startTcpEcho, startUdpEcho } from './lib/echo.ts';
 import { HTTP_CONNECTIONS } from './lib/http-scenario.ts';
 import { startIperfServer, runIperfTcp } from './lib/iperf.ts';
 import { STATIC_PATH, startNginx } from './lib/nginx.ts';
-import { boundCount, freePort, freeRange } from './lib/ports.ts';
+import { boundCount, osChosenPort, reserveRange } from '../test/helpers/ports.ts';
+import { LOOPBACK } from '../test/helpers/net.ts';
 import { ownMemory, treeMemory } from './lib/procfs.ts';
 import { progress } from './lib/progress.ts';
 import type { Exit } from './lib/procs.ts';
@@ -56,8 +57,8 @@ interface ManyProxy {
  */
 async function startMany(settings: RunSettings, tcpBackend: number, udpBackend: number, trafficOffset: number): Promise<ManyProxy> {
   for (let attempt = 1; ; attempt++) {
-    const tcpStart = await freeRange(TCP_MAPPINGS, 'tcp');
-    const udpStart = await freeRange(UDP_MAPPINGS, 'udp', [[tcpStart, TCP_MAPPINGS]]);
+    const tcpStart = await reserveRange(TCP_MAPPINGS, 'tcp', LOOPBACK.v4);
+    const udpStart = await reserveRange(UDP_MAPPINGS, 'udp', LOOPBACK.v4, [[tcpStart, TCP_MAPPINGS]]);
     let proxy: RunningProxy;
     try {
       proxy = await startOurs('ours-many', manyArgs(tcpStart, udpStart, tcpBackend, udpBackend), tcpStart + trafficOffset, settings.tools);
@@ -119,8 +120,8 @@ async function verifyMany(settings: RunSettings): Promise<void> {
 async function goFleet(settings: RunSettings, count: number, tcpBackend: number, udpBackend: number): Promise<Sample> {
   const udpCount = Math.max(1, Math.round((count * UDP_MAPPINGS) / MAPPINGS));
   const tcpCount = count - udpCount;
-  const tcpStart = await freeRange(tcpCount, 'tcp');
-  const udpStart = await freeRange(udpCount, 'udp', [[tcpStart, tcpCount]]);
+  const tcpStart = await reserveRange(tcpCount, 'tcp', LOOPBACK.v4);
+  const udpStart = await reserveRange(udpCount, 'udp', LOOPBACK.v4, [[tcpStart, tcpCount]]);
   const running: RunningProxy[] = [];
   try {
     for (let i = 0; i < tcpCount; i++) {
@@ -205,8 +206,8 @@ export const manyMappings: Scenario = {
     if (candidates.includes('ours-many')) await verifyMany(settings);
     const goCount = settings.quick ? GO_FLEET.quick : GO_FLEET.full;
     // B: iperf3 and nginx take turns on it; C: nothing listens (the UDP mappings stay idle).
-    const tcpBackend = await freePort(true);
-    const udpBackend = await freePort(true);
+    const tcpBackend = await osChosenPort('tcp+udp', LOOPBACK.v4);
+    const udpBackend = await osChosenPort('tcp+udp', LOOPBACK.v4);
     return {
       async measureRound(chosen: readonly Candidate[], round: number): Promise<Map<Candidate, RoundResult>> {
         const results = new Map<Candidate, RoundResult>();
@@ -232,7 +233,7 @@ export const manyMappings: Scenario = {
           }
           if (chosen.includes('ours-splice')) {
             try {
-              proxies.set('ours-splice', await startCandidate('ours-splice', { proto: 'tcp', hostPort: await freePort(), containerPort: tcpBackend }, settings.tools));
+              proxies.set('ours-splice', await startCandidate('ours-splice', { proto: 'tcp', hostPort: await osChosenPort('tcp', LOOPBACK.v4), containerPort: tcpBackend }, settings.tools));
             } catch (error) {
               fail('ours-splice', error);
             }

@@ -17,6 +17,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { configureSplice, spliceAvailable, startSpliceRelay } from '../src/proxy/tcp/splice-relay.js';
 import { startStreamRelay } from '../src/proxy/tcp/stream-relay.js';
+import { osChosenPort } from '../test/helpers/ports.ts';
+import { median } from '../test/helpers/stats.ts';
 
 const HOST = '127.0.0.1';
 const KiB = 1024;
@@ -181,7 +183,8 @@ async function keepAliveRound(variant: Variant, backendPort: number, seconds: nu
   return { rps: counted / elapsed, cpuUsPerRequest: (cpu / counted) * 1e6 };
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+/** The tables print NaN for a variant with no finished round. */
+const medianOrNaN = (values: number[]): number => median(values) ?? Number.NaN;
 
 /** Rounds alternate: even rounds run the variants in order, odd rounds in reverse. */
 function inTurn<T>(variants: readonly T[], round: number): readonly T[] {
@@ -235,7 +238,7 @@ async function main(): Promise<void> {
 }
 
 async function bulk(seconds: number, rounds: number, baseline: string | undefined): Promise<void> {
-  const serverPort = await freePort();
+  const serverPort = await osChosenPort('tcp', HOST);
   const server = spawn('iperf3', ['-s', '-p', String(serverPort)], { stdio: 'ignore' });
   await waitForPort(serverPort);
   const variants = withBaseline(baseline === undefined
@@ -258,7 +261,7 @@ async function bulk(seconds: number, rounds: number, baseline: string | undefine
   console.log(`\n| data path (iperf3 -t ${seconds}, 1 stream, ${rounds} rounds) | Gbit/s median | CPU-s/GiB median | CPU-s/GiB runs |`);
   console.log('| --- | --- | --- | --- |');
   for (const [label, r] of results) {
-    console.log(`| ${label} | ${median(r.gbps).toFixed(2)} | ${median(r.cpu).toFixed(3)} | ${r.cpu.map((c) => c.toFixed(3)).join(', ')} |`);
+    console.log(`| ${label} | ${medianOrNaN(r.gbps).toFixed(2)} | ${medianOrNaN(r.cpu).toFixed(3)} | ${r.cpu.map((c) => c.toFixed(3)).join(', ')} |`);
   }
 }
 
@@ -285,7 +288,7 @@ async function shortConnections(rounds: number, baseline: string | undefined): P
   console.log(`\n| short connections (5000, 32 parallel, 64 B echo, ${rounds} rounds) | proxy CPU µs/conn median | runs |`);
   console.log('| --- | --- | --- |');
   for (const [label, runs] of perConnection) {
-    console.log(`| ${label} | ${median(runs).toFixed(1)} | ${runs.map((c) => c.toFixed(1)).join(', ')} |`);
+    console.log(`| ${label} | ${medianOrNaN(runs).toFixed(1)} | ${runs.map((c) => c.toFixed(1)).join(', ')} |`);
   }
 }
 
@@ -308,17 +311,8 @@ async function keepAlive(seconds: number, rounds: number, baseline: string | und
   console.log(`\n| keep-alive (${connections} connections, ${REQUEST_BYTES} B request -> ${RESPONSE_BYTES} B response, ${seconds} s, ${rounds} rounds) | requests/s median | proxy CPU µs/request median | requests/s runs | CPU runs |`);
   console.log('| --- | --- | --- | --- | --- |');
   for (const [label, r] of results) {
-    console.log(`| ${label} | ${median(r.rps).toFixed(0)} | ${median(r.cpu).toFixed(2)} | ${r.rps.map((c) => c.toFixed(0)).join(', ')} | ${r.cpu.map((c) => c.toFixed(2)).join(', ')} |`);
+    console.log(`| ${label} | ${medianOrNaN(r.rps).toFixed(0)} | ${medianOrNaN(r.cpu).toFixed(2)} | ${r.rps.map((c) => c.toFixed(0)).join(', ')} | ${r.cpu.map((c) => c.toFixed(2)).join(', ')} |`);
   }
-}
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  probe.listen(0, HOST);
-  await once(probe, 'listening');
-  const port = Number(Reflect.get(Object(probe.address()), 'port'));
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 async function waitForPort(port: number): Promise<void> {

@@ -2,11 +2,12 @@
 // the Go proxy and a bare Node listener (idle wake-ups are in idle-wakeups.ts).
 import type { Candidate, RunningProxy } from './lib/candidates.ts';
 import { startCandidate } from './lib/candidates.ts';
-import { freePort } from './lib/ports.ts';
+import { osChosenPort } from '../test/helpers/ports.ts';
+import { LOOPBACK } from '../test/helpers/net.ts';
 import { treeMemory } from './lib/procfs.ts';
 import type { Scenario, Session } from './lib/scenario.ts';
-import { median } from './lib/stats.ts';
 import { sleep } from './lib/wait.ts';
+import { median } from '../test/helpers/stats.ts';
 
 /** Proxies started per candidate and round. */
 export const PROXIES_PER_ROUND = 30;
@@ -36,14 +37,14 @@ export const startupMemory: Scenario = {
   candidates: ['ours-splice', 'ours-stream', 'go', 'bare'],
   async prepare(settings): Promise<Session> {
     // Nothing listens here: idle proxies never dial it.
-    const containerPort = await freePort();
+    const containerPort = await osChosenPort('tcp', LOOPBACK.v4);
     return {
       async measure(candidate: Candidate): Promise<Record<string, number>> {
         const running: RunningProxy[] = [];
         try {
           const count = settings.quick ? PROXIES_PER_QUICK_ROUND : PROXIES_PER_ROUND;
           for (let i = 0; i < count; i++) {
-            const hostPort = await freePort();
+            const hostPort = await osChosenPort('tcp', LOOPBACK.v4);
             running.push(await startCandidate(candidate, { proto: 'tcp', hostPort, containerPort }, settings.tools, { asDockerd: true }));
           }
           await sleep(SETTLE_MS);

@@ -3,8 +3,9 @@ import { METRICS_OVERHEAD_ROUNDS, TRAFFIC_CANDIDATES } from './lib/candidates.ts
 import { withProxyCpu } from './lib/cpu.ts';
 import { Fleet } from './lib/fleet.ts';
 import { type BulkResult, runIperfTcp, startIperfServer } from './lib/iperf.ts';
-import { type MetricsWindow, grew, outside, total } from './lib/metrics-scrape.ts';
+import { type MetricsWindow, grew, outside } from './lib/metrics-scrape.ts';
 import type { Scenario, Session } from './lib/scenario.ts';
+import { sumOf } from '../test/helpers/exposition.ts';
 
 const GIB = 2 ** 30;
 const STREAMS = [1, 8] as const;
@@ -20,7 +21,7 @@ export function bulkCounterErrors(window: MetricsWindow, result: BulkResult, str
     // At least what the server counted, at most what the client wrote (the server stops counting at the end of the test).
     outside(`bytes_total{host_to_container} growth over iperf3 -P ${streams} (client sent ${result.sentBytes}, server counted ${result.bytes})`,
       forwarded, result.bytes, result.sentBytes + CONTROL_SLACK_BYTES),
-    outside('connections_active after the load', total(window.after, 'docker_proxy_connections_active'), 0, 0),
+    outside('connections_active after the load', sumOf(window.after, 'docker_proxy_connections_active'), 0, 0),
   ].filter((each) => each !== undefined);
 }
 

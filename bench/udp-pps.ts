@@ -3,7 +3,8 @@ import { METRICS_OVERHEAD_ROUNDS, TRAFFIC_CANDIDATES } from './lib/candidates.ts
 import { withProxyCpu } from './lib/cpu.ts';
 import { Fleet } from './lib/fleet.ts';
 import { type MetricsWindow, grew, outside } from './lib/metrics-scrape.ts';
-import { freePort } from './lib/ports.ts';
+import { osChosenPort } from '../test/helpers/ports.ts';
+import { LOOPBACK } from '../test/helpers/net.ts';
 import type { MetricSpec, Scenario, Session } from './lib/scenario.ts';
 import { type UdpResult, runUdpLoad } from './lib/udp-load.ts';
 
@@ -38,7 +39,7 @@ export const udpPps: Scenario = {
   candidates: TRAFFIC_CANDIDATES,
   pairedRounds: METRICS_OVERHEAD_ROUNDS,
   async prepare(settings, candidates): Promise<Session> {
-    const sinkPort = await freePort(true);
+    const sinkPort = await osChosenPort('tcp+udp', LOOPBACK.v4);
     const fleet = new Fleet(settings, 'udp', sinkPort);
     await fleet.startAll(candidates);
     return {

@@ -4,7 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, isBound } from './ports.ts';
+import { osChosenPort, isBound } from '../../test/helpers/ports.ts';
+import { LOOPBACK } from '../../test/helpers/net.ts';
 import { type Exit, type Tracked, startTracked, stopTracked } from './procs.ts';
 import { openStatusFifo } from './status-fifo.ts';
 
@@ -147,7 +148,7 @@ function command(candidate: Candidate, mapping: Mapping, tools: Toolbox, metrics
 async function untilBound(proc: Tracked, mapping: Mapping): Promise<void> {
   const deadline = Date.now() + 16_000;
   while (Date.now() < deadline && proc.exit() === undefined) {
-    if (isBound(mapping.proto, mapping.hostPort, readFileSync(`/proc/net/${mapping.proto}`, 'utf8'))) return;
+    if (isBound(mapping.proto, mapping.hostPort)) return;
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
   throw new StartError(`socat never bound ${mapping.proto} port ${mapping.hostPort}`);
@@ -171,7 +172,7 @@ export async function startCandidate(candidate: Candidate, mapping: Mapping, too
     return { candidate, pid: undefined, port: mapping.containerPort, readyMs: 0, logPath: undefined,
       died: () => undefined, stop: () => Promise.resolve(undefined) };
   }
-  const metricsPort = candidate === 'ours-metrics' ? await freePort() : undefined;
+  const metricsPort = candidate === 'ours-metrics' ? await osChosenPort('tcp', LOOPBACK.v4) : undefined;
   const proxy = await startCommand(candidate, command(candidate, mapping, tools, metricsPort), mapping, tools, options);
   return metricsPort === undefined ? proxy : { ...proxy, metricsPort };
 }

@@ -1,8 +1,9 @@
 // CPU seconds a proxy (and what it forked) spent during one piece of load; for a proxy with a
 // metrics endpoint, also the scrapes taken during the load and the counters around it.
 import type { RunningProxy } from './candidates.ts';
-import { type MetricsWindow, type ScrapeLog, type Series, scrape, scrapeWhenIdle, startScraper } from './metrics-scrape.ts';
+import { type MetricsWindow, type ScrapeLog, type Series, scrapeWhenIdle, startScraper } from './metrics-scrape.ts';
 import { settleTree, treeCpuSeconds } from './procfs.ts';
+import { scrape } from '../../test/helpers/exposition.ts';
 
 export interface UnderLoad<T> {
   readonly result: T;

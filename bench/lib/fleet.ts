@@ -3,7 +3,8 @@
 // discarded, and a fresh one takes its place.
 import { type Candidate, type Mapping, type RunningProxy, StartError, startCandidate } from './candidates.ts';
 import type { Exit } from './procs.ts';
-import { freePort } from './ports.ts';
+import { osChosenPort } from '../../test/helpers/ports.ts';
+import { LOOPBACK } from '../../test/helpers/net.ts';
 import type { RunSettings, Sample } from './scenario.ts';
 
 function describeExit(exit: Exit): string {
@@ -28,7 +29,7 @@ export class Fleet {
   async #start(candidate: Candidate): Promise<RunningProxy> {
     for (let attempt = 1; ; attempt++) {
       // A UDP mapping needs the port free for UDP: a TCP probe alone once picked a port a UDP socket held.
-      const mapping: Mapping = { proto: this.#proto, hostPort: await freePort(this.#proto === 'udp'), containerPort: this.#containerPort };
+      const mapping: Mapping = { proto: this.#proto, hostPort: await osChosenPort(this.#proto === 'udp' ? 'tcp+udp' : 'tcp', LOOPBACK.v4), containerPort: this.#containerPort };
       try {
         const proxy = await startCandidate(candidate, mapping, this.#settings.tools);
         this.#proxies.set(candidate, proxy);

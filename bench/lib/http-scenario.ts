@@ -3,12 +3,13 @@ import { type Candidate, METRICS_OVERHEAD_SIDE_BY_SIDE, TRAFFIC_CANDIDATES } fro
 import type { RunningProxy } from './candidates.ts';
 import { withProxyCpu } from './cpu.ts';
 import { Fleet } from './fleet.ts';
-import { type MetricsWindow, grew, outside, total } from './metrics-scrape.ts';
+import { type MetricsWindow, grew, outside } from './metrics-scrape.ts';
 import { STATIC_FILE_BYTES, STATIC_PATH, startNginx } from './nginx.ts';
 import { rendezvous } from './rendezvous.ts';
 import { failedRound } from './results.ts';
 import type { MetricSpec, RunSettings, Sample, Scenario, Session } from './scenario.ts';
 import { type HttpResult, runWrk } from './wrk.ts';
+import { sumOf } from '../../test/helpers/exposition.ts';
 
 /** wrk connections: 64, as the brief of the suite fixes. */
 export const HTTP_CONNECTIONS = 64;
@@ -37,7 +38,7 @@ export function httpCounterErrors(window: MetricsWindow, result: HttpResult, clo
     outside(`bytes_total{container_to_host} growth over ${result.requests} responses`,
       grew(window, 'docker_proxy_bytes_total', { direction: 'container_to_host' }),
       result.requests * STATIC_FILE_BYTES, (result.requests + HTTP_CONNECTIONS) * (STATIC_FILE_BYTES + HEADER_BYTES_MAX)),
-    outside('connections_active after the load', total(window.after, 'docker_proxy_connections_active'), 0, 0),
+    outside('connections_active after the load', sumOf(window.after, 'docker_proxy_connections_active'), 0, 0),
   ].filter((each) => each !== undefined);
 }
 

@@ -1,5 +1,6 @@
 // iperf3 as the TCP bulk load: a server on the backend port, one client run per measurement.
-import { freePort } from './ports.ts';
+import { osChosenPort } from '../../test/helpers/ports.ts';
+import { LOOPBACK } from '../../test/helpers/net.ts';
 import { type Tracked, runToEnd, startTracked, stopTracked } from './procs.ts';
 import { untilListening } from './wait.ts';
 
@@ -11,7 +12,7 @@ export interface IperfServer {
 
 /** Starts `iperf3 -s` on `port`, or on an OS-chosen one. */
 export async function startIperfServer(chosen?: number): Promise<IperfServer> {
-  const port = chosen ?? await freePort(true);
+  const port = chosen ?? await osChosenPort('tcp+udp', LOOPBACK.v4);
   const proc: Tracked = startTracked('iperf3', ['-s', '-B', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   await untilListening(proc, 'tcp', port, 'iperf3 -s');
   return { port, stop: async () => { await stopTracked(proc, 'SIGTERM'); } };

@@ -1,64 +1,10 @@
 // Reads our proxy's GET /metrics: one scrape parsed into series, and a scraper that fetches it
 // every second while a load runs, so that the cost of rendering the metrics (prom-client's
 // collect()) lands in the measured CPU and throughput of the `ours-metrics` candidate.
-import http from 'node:http';
+import { type Sample, scrape, sumOf } from '../../test/helpers/exposition.ts';
 
-/** Series of one scrape: `name{label="value",...}` (labels as exposed) → value. */
-export type Series = ReadonlyMap<string, number>;
-
-const SCRAPE_TIMEOUT_MS = 5000;
-const LINE = /^([A-Za-z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/;
-const LABEL = /([A-Za-z_]\w*)="((?:[^"\\]|\\.)*)"/g;
-
-/** Parses the Prometheus text exposition format (comments and blank lines skipped). */
-export function parseExposition(text: string): Map<string, number> {
-  const series = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const match = LINE.exec(line);
-    if (match === null) continue;
-    series.set(`${match[1] ?? ''}${match[2] ?? ''}`, Number(match[3]));
-  }
-  return series;
-}
-
-function labelsOf(key: string): Map<string, string> {
-  const open = key.indexOf('{');
-  const labels = new Map<string, string>();
-  if (open < 0) return labels;
-  for (const match of key.slice(open).matchAll(LABEL)) labels.set(match[1] ?? '', match[2] ?? '');
-  return labels;
-}
-
-/** Sum of every series named `name` whose labels include all of `where`. */
-export function total(series: Series, name: string, where: Readonly<Record<string, string>> = {}): number {
-  let sum = 0;
-  for (const [key, value] of series) {
-    const bare = key.split('{', 1)[0];
-    if (bare !== name) continue;
-    const labels = labelsOf(key);
-    if (Object.entries(where).every(([label, wanted]) => labels.get(label) === wanted)) sum += value;
-  }
-  return sum;
-}
-
-/** GET http://127.0.0.1:port/metrics; throws unless it answers 200 within 5 s. */
-export function scrape(port: number): Promise<Map<string, number>> {
-  return new Promise((resolve, reject) => {
-    const request = http.get({ host: '127.0.0.1', port, path: '/metrics', agent: false, timeout: SCRAPE_TIMEOUT_MS }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => { body += chunk; });
-      response.on('end', () => {
-        if (response.statusCode !== 200) reject(new Error(`GET /metrics answered ${String(response.statusCode)}: ${body.slice(0, 200)}`));
-        else resolve(parseExposition(body));
-      });
-      response.on('error', reject);
-    });
-    request.on('timeout', () => request.destroy(new Error(`GET /metrics: no answer in ${SCRAPE_TIMEOUT_MS} ms`)));
-    request.on('error', reject);
-  });
-}
+/** The samples of one scrape. */
+export type Series = readonly Sample[];
 
 /** What a scraper saw while it ran. */
 export interface ScrapeLog {
@@ -87,7 +33,7 @@ export function startScraper(port: number, intervalMs = 1000): Scraper {
     inFlight = scrape(port).then((series) => {
       scrapes += 1;
       slowestMs = Math.max(slowestMs, performance.now() - started);
-      if (total(series, 'docker_proxy_build_info') !== 1) {
+      if (sumOf(series, 'docker_proxy_build_info') !== 1) {
         failures.push('a scrape had no docker_proxy_build_info');
       }
     }, (error: unknown) => {
@@ -118,17 +64,17 @@ export interface MetricsWindow {
 
 /** How much `name` (summed over the series matching `where`) grew over the window. */
 export function grew(window: MetricsWindow, name: string, where: Readonly<Record<string, string>> = {}): number {
-  return total(window.after, name, where) - total(window.before, name, where);
+  return sumOf(window.after, name, where) - sumOf(window.before, name, where);
 }
 
 /**
  * Scrapes until no TCP connection is open any more (connections_active 0), for at most `ms`:
  * after a load the last connections may still be closing, and their bytes must be in the count.
  */
-export async function scrapeWhenIdle(port: number, ms = 3000): Promise<Map<string, number>> {
+export async function scrapeWhenIdle(port: number, ms = 3000): Promise<Series> {
   const deadline = Date.now() + ms;
   let series = await scrape(port);
-  while (total(series, 'docker_proxy_connections_active') > 0 && Date.now() < deadline) {
+  while (sumOf(series, 'docker_proxy_connections_active') > 0 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     series = await scrape(port);
   }

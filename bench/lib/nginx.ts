@@ -3,7 +3,8 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.ts';
+import { osChosenPort } from '../../test/helpers/ports.ts';
+import { LOOPBACK } from '../../test/helpers/net.ts';
 import { startTracked, stopTracked } from './procs.ts';
 import { untilListening } from './wait.ts';
 
@@ -48,7 +49,7 @@ export async function startNginx(chosen?: number): Promise<Nginx> {
   mkdirSync(join(dir, 'www'), { mode: 0o755 });
   mkdirSync(join(dir, 'tmp'));
   writeFileSync(join(dir, 'www', 'index.html'), 'x'.repeat(STATIC_FILE_BYTES - 1) + '\n', { mode: 0o644 });
-  const port = chosen ?? await freePort();
+  const port = chosen ?? await osChosenPort('tcp', LOOPBACK.v4);
   writeFileSync(join(dir, 'nginx.conf'), config(dir, port));
   const proc = startTracked('nginx', ['-e', join(dir, 'error.log'), '-p', dir, '-c', join(dir, 'nginx.conf')],
     { stdio: ['ignore', 'ignore', 'inherit'] });

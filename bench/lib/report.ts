@@ -1,7 +1,8 @@
 // Renders a run as markdown (latest.md) and one SVG per scenario.
 import { isSample, type RunResult, type ScenarioOutcome, type TargetOutcome } from './results.ts';
-import { formatNumber, ratio } from './stats.ts';
 import { type Panel, barChartSvg } from './svg.ts';
+import { ratio } from '../../test/helpers/stats.ts';
+import { formatNumber } from './format.ts';
 
 /** Ratio rows printed under each table: each "ours" variant against each reference present. */
 const RATIO_ROWS = [

@@ -4,7 +4,8 @@ import type { Candidate } from './candidates.ts';
 import { progress } from './progress.ts';
 import { type RoundResult, type ScenarioOutcome, failedRound, isSample } from './results.ts';
 import type { RunSettings, Scenario } from './scenario.ts';
-import { formatNumber, median } from './stats.ts';
+import { median } from '../../test/helpers/stats.ts';
+import { formatNumber } from './format.ts';
 
 function describe(sample: RoundResult): string {
   if (!isSample(sample)) return `FAILED: ${String(sample.error)}`;

@@ -1,6 +1,6 @@
 // A small SVG writer for the report: one panel per metric, one horizontal bar per candidate,
 // each bar labelled with its value. No chart library: a few rects and texts are all it takes.
-import { formatNumber } from './stats.ts';
+import { formatNumber } from './format.ts';
 
 export interface Bar {
   readonly name: string;

@@ -2,7 +2,7 @@
 // a few absolute limits. Every ratio row also gets the ratios round by round, for their spread.
 import type { Candidate } from './candidates.ts';
 import { type RoundRatios, type ScenarioOutcome, type TargetOutcome, isSample } from './results.ts';
-import { median, ratio } from './stats.ts';
+import { median, ratio } from '../../test/helpers/stats.ts';
 
 interface Target {
   readonly label: string;

@@ -1,17 +1,18 @@
 // Runs the echo check through every candidate, TCP and UDP, before anything is timed.
 import { type Candidate, StartError, type Toolbox, loggedDataPath, startCandidate } from './candidates.ts';
 import { startTcpEcho, startUdpEcho } from './echo.ts';
-import { scrape, total } from './metrics-scrape.ts';
-import { freePort } from './ports.ts';
+import { osChosenPort } from '../../test/helpers/ports.ts';
+import { LOOPBACK } from '../../test/helpers/net.ts';
 import { progress } from './progress.ts';
 import { verifyEcho } from './verify.ts';
+import { scrape, sumOf } from '../../test/helpers/exposition.ts';
 
 /** The endpoint answers, and counted the echo that just went through. */
 async function verifyMetrics(port: number, proto: 'tcp' | 'udp'): Promise<void> {
   const series = await scrape(port);
-  const bytes = total(series, 'docker_proxy_bytes_total', { direction: 'host_to_container' });
-  if (total(series, 'docker_proxy_build_info') !== 1 || bytes <= 0) {
-    throw new Error(`GET /metrics: build_info ${total(series, 'docker_proxy_build_info')}, ${proto} bytes_total{host_to_container} ${bytes} after the echo`);
+  const bytes = sumOf(series, 'docker_proxy_bytes_total', { direction: 'host_to_container' });
+  if (sumOf(series, 'docker_proxy_build_info') !== 1 || bytes <= 0) {
+    throw new Error(`GET /metrics: build_info ${sumOf(series, 'docker_proxy_build_info')}, ${proto} bytes_total{host_to_container} ${bytes} after the echo`);
   }
 }
 
@@ -27,7 +28,7 @@ export async function verifyAll(candidates: readonly Candidate[], tools: Toolbox
       // The bare listener is TCP-only by design.
       const protos = candidate === 'bare' ? (['tcp'] as const) : (['tcp', 'udp'] as const);
       for (const proto of protos) {
-        const mapping = { proto, hostPort: await freePort(proto === 'udp'), containerPort: backends[proto].port };
+        const mapping = { proto, hostPort: await osChosenPort(proto === 'udp' ? 'tcp+udp' : 'tcp', LOOPBACK.v4), containerPort: backends[proto].port };
         const proxy = await startCandidate(candidate, mapping, tools);
         try {
           // socat's UDP-LISTEN,fork hands every datagram queued before its fork to the first

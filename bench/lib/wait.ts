@@ -1,6 +1,5 @@
 // Small waiting helpers shared by the backends.
-import { readFileSync } from 'node:fs';
-import { isBound } from './ports.ts';
+import { isBound } from '../../test/helpers/ports.ts';
 import type { Tracked } from './procs.ts';
 
 export function sleep(ms: number): Promise<void> {
@@ -13,7 +12,7 @@ export async function untilListening(proc: Tracked, proto: 'tcp' | 'udp', port: 
   while (Date.now() < deadline) {
     const exit = proc.exit();
     if (exit !== undefined) throw new Error(`${what} exited (status ${String(exit.code)}) before listening on ${port}`);
-    if (isBound(proto, port, readFileSync(`/proc/net/${proto}`, 'utf8'))) return;
+    if (isBound(proto, port)) return;
     await sleep(5);
   }
   throw new Error(`${what} did not listen on ${proto} port ${port} within 10 s`);

@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { tcpRoundTrip } from '../helpers/client.ts';
 import { echo, startTcpBackend, type TcpBackend } from '../helpers/echo.ts';
-import { LOOPBACK, listenTcp, portOf, reservePort, serverFd } from '../helpers/net.ts';
+import { LOOPBACK, listenTcp, portOf, serverFd } from '../helpers/net.ts';
 import { awaitReady, type Finished, killAll, runToExit, spawnProxy } from '../helpers/spawn-proxy.ts';
 import { IS_OURS, needs } from '../helpers/target.ts';
 import { NEW_USAGE, REF_USAGE } from '../helpers/usage.ts';
+import { reservePort } from '../helpers/ports.ts';
 
 const V4 = LOOPBACK.v4;
 

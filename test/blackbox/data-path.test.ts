@@ -7,10 +7,11 @@ import { basename, dirname, join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { tcpRoundTrip } from '../helpers/client.ts';
 import { echo, startTcpBackend, type TcpBackend } from '../helpers/echo.ts';
-import { LOOPBACK, reservePort } from '../helpers/net.ts';
+import { LOOPBACK } from '../helpers/net.ts';
 import { awaitReady, dockerdArgs, killAll, runToExit, spawnProxy } from '../helpers/spawn-proxy.ts';
 import { PROXY_BIN, needs } from '../helpers/target.ts';
 import { STEP_MS, pollUntil } from '../helpers/timeout.ts';
+import { reservePort } from '../helpers/ports.ts';
 
 const V4 = LOOPBACK.v4;
 let dir = '';

@@ -7,11 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { echo, startTcpBackend, type TcpBackend } from '../helpers/echo.ts';
-import { LOOPBACK, reservePort } from '../helpers/net.ts';
+import { LOOPBACK } from '../helpers/net.ts';
 import { dockerdArgs, killAll, type Mapping, runToExit, spawnMapping, startProxy } from '../helpers/spawn-proxy.ts';
 import { needs } from '../helpers/target.ts';
 import { STEP_MS, pollUntil, withTimeout } from '../helpers/timeout.ts';
 import { USAGE_HEAD } from '../helpers/usage.ts';
+import { reservePort } from '../helpers/ports.ts';
 
 const V4 = LOOPBACK.v4;
 const OURS = needs('extensions');

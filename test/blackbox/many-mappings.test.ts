@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { connectTcp, tcpRoundTrip, udpClient } from '../helpers/client.ts';
 import { echo, startTcpBackend, startUdpBackend, type TcpBackend } from '../helpers/echo.ts';
-import { LOOPBACK, closeSocket, listenTcp, needsIpv6, portOf, reservePort } from '../helpers/net.ts';
+import { LOOPBACK, closeSocket, listenTcp, needsIpv6, portOf } from '../helpers/net.ts';
 import { awaitReady, killAll, runToExit, spawnProxy, type ProxyProcess } from '../helpers/spawn-proxy.ts';
 import { needs } from '../helpers/target.ts';
 import { STEP_MS, pollUntil, withTimeout } from '../helpers/timeout.ts';
+import { reservePort } from '../helpers/ports.ts';
 
 const V4 = LOOPBACK.v4;
 

@@ -2,15 +2,16 @@
 // requests, idle connections; none of it may stall a scrape or the proxy's forwarding. Then the
 // startup errors of DOCKER_PROXY_METRICS_*. The values themselves are in metrics.test.ts.
 import assert from 'node:assert/strict';
-import { request, type IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { tcpRoundTrip } from '../helpers/client.ts';
 import { echo, startTcpBackend, type TcpBackend } from '../helpers/echo.ts';
-import { closeSocket, listenTcp, LOOPBACK, needsIpv6, portOf, reservePort } from '../helpers/net.ts';
+import { closeSocket, listenTcp, LOOPBACK, needsIpv6, portOf } from '../helpers/net.ts';
 import { dockerdArgs, killAll, type Mapping, runToExit, spawnMapping, startProxy } from '../helpers/spawn-proxy.ts';
 import { needs } from '../helpers/target.ts';
 import { STEP_MS, withTimeout } from '../helpers/timeout.ts';
+import { httpRequest } from '../helpers/http.ts';
+import { reservePort } from '../helpers/ports.ts';
 
 const V4 = LOOPBACK.v4;
 /** The server's request, header and idle timeout (src/metrics/http-server.ts), and slack for a loaded machine. */
@@ -24,22 +25,6 @@ afterEach(async () => {
   await killAll();
   await Promise.all(backends.splice(0).map((b) => b.close()));
 });
-
-interface Answer { readonly status: number; readonly headers: IncomingHttpHeaders; readonly body: string }
-
-/** One HTTP request on a fresh connection. */
-function ask(port: number, path: string, method = 'GET', ms = STEP_MS): Promise<Answer> {
-  return withTimeout(new Promise<Answer>((resolve, reject) => {
-    const req = request({ host: V4, port, path, method, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (s: string) => { body += s; });
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.once('error', reject);
-    });
-    req.once('error', reject);
-    req.end();
-  }), ms, `${method} ${path} on port ${port}`);
-}
 
 /** A raw connection to the endpoint, destroyed after the test. */
 async function rawConnection(port: number): Promise<net.Socket> {
@@ -81,7 +66,7 @@ async function startEndpoint(): Promise<Endpoint> {
 /** The proxy forwards and the endpoint answers a scrape promptly. */
 async function assertServing({ hostPort, metricsPort }: Endpoint, ms = 2_000): Promise<void> {
   assert.equal((await tcpRoundTrip(V4, hostPort, 'still forwarding', ms)).toString(), 'still forwarding');
-  const scrape = await ask(metricsPort, '/metrics', 'GET', ms);
+  const scrape = await httpRequest(metricsPort, '/metrics', 'GET', ms);
   assert.equal(scrape.status, 200);
   assert.match(scrape.body, /^docker_proxy_build_info\{/m);
 }
@@ -89,18 +74,18 @@ async function assertServing({ hostPort, metricsPort }: Endpoint, ms = 2_000): P
 describe('the metrics endpoint', needs('extensions'), () => {
   it('GET /metrics: 200 in the exposition format; HEAD, like every other method, is 405', async () => {
     const { metricsPort } = await startEndpoint();
-    const answer = await ask(metricsPort, '/metrics', 'GET');
+    const answer = await httpRequest(metricsPort, '/metrics', 'GET');
     assert.equal(answer.status, 200);
     assert.equal(answer.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
     assert.match(answer.body, /^# TYPE docker_proxy_connections_total counter$/m);
-    const head = await ask(metricsPort, '/metrics', 'HEAD');
+    const head = await httpRequest(metricsPort, '/metrics', 'HEAD');
     assert.equal(head.status, 405);
     assert.equal(head.headers['allow'], 'GET');
   });
 
   it('GET /healthz: 200 "ok"', async () => {
     const { metricsPort } = await startEndpoint();
-    const answer = await ask(metricsPort, '/healthz');
+    const answer = await httpRequest(metricsPort, '/healthz');
     assert.equal(answer.status, 200);
     assert.equal(answer.body.trim(), 'ok');
   });
@@ -108,14 +93,14 @@ describe('the metrics endpoint', needs('extensions'), () => {
   it('any other path is 404', async () => {
     const { metricsPort } = await startEndpoint();
     for (const path of ['/', '/metricsx', '/metrics/', '/healthz/x', '/favicon.ico']) {
-      assert.equal((await ask(metricsPort, path)).status, 404, path);
+      assert.equal((await httpRequest(metricsPort, path)).status, 404, path);
     }
   });
 
   it('any other method is 405 with an Allow header', async () => {
     const { metricsPort } = await startEndpoint();
     for (const [method, path] of [['POST', '/metrics'], ['PUT', '/metrics'], ['DELETE', '/metrics'], ['POST', '/healthz']] as const) {
-      const answer = await ask(metricsPort, path, method);
+      const answer = await httpRequest(metricsPort, path, method);
       assert.equal(answer.status, 405, `${method} ${path}`);
       assert.match(answer.headers.allow ?? '', /\bGET\b/, `Allow on ${method} ${path}`);
     }
@@ -219,7 +204,7 @@ describe('the metrics endpoint', needs('extensions'), () => {
   it('40 idle connections do not stop /metrics from answering on a fresh connection', async () => {
     const { metricsPort } = await startEndpoint();
     await Promise.all(Array.from({ length: 40 }, () => rawConnection(metricsPort)));
-    assert.equal((await ask(metricsPort, '/metrics', 'GET', 2_000)).status, 200);
+    assert.equal((await httpRequest(metricsPort, '/metrics', 'GET', 2_000)).status, 200);
   });
 });
 
@@ -231,12 +216,7 @@ describe('a v6 metrics address', needs('extensions'), () => {
     const hostPort = await reservePort('tcp', V4);
     await startProxy({ proto: 'tcp', hostIp: V4, hostPort, containerIp: V4, containerPort: backend.port },
       { env: { DOCKER_PROXY_METRICS_ADDR: `[::]:${metricsPort}` } });
-    const v6 = await withTimeout(new Promise<number>((resolve, reject) => {
-      request({ host: LOOPBACK.v6, port: metricsPort, path: '/healthz', agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      }).once('error', reject).end();
-    }), STEP_MS, 'GET /healthz on [::1]');
+    const v6 = (await httpRequest(metricsPort, '/healthz', 'GET', STEP_MS, LOOPBACK.v6)).status;
     assert.equal(v6, 200);
     const v4 = await withTimeout(new Promise<string>((resolve) => {
       const sock = net.connect({ host: V4, port: metricsPort });

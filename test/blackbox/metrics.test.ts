@@ -3,7 +3,6 @@
 // The endpoint's HTTP edge cases and the startup errors are in metrics-http.test.ts.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { get } from 'node:http';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,70 +10,23 @@ import { afterEach, describe, it } from 'node:test';
 import { shareWithProxy } from '../helpers/proxy-user.ts';
 import { connectTcp, tcpRoundTrip, udpClient } from '../helpers/client.ts';
 import { echo, startTcpBackend, startUdpBackend, type TcpBehaviour } from '../helpers/echo.ts';
-import { closeSocket, listenTcp, LOOPBACK, portOf, type Proto, reservePort } from '../helpers/net.ts';
+import { closeSocket, listenTcp, LOOPBACK, portOf, type Proto } from '../helpers/net.ts';
 import { killAll, type ProxyProcess, startProxy } from '../helpers/spawn-proxy.ts';
 import { PROXY_BIN, needs } from '../helpers/target.ts';
 import { pollUntil, STEP_MS, withTimeout } from '../helpers/timeout.ts';
+import { fetchMetrics, parseExposition, type Sample, valueOf } from '../helpers/exposition.ts';
+import { reservePort } from '../helpers/ports.ts';
 
 const V4 = LOOPBACK.v4;
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 afterEach(killAll);
 
-interface Sample { readonly name: string; readonly labels: ReadonlyMap<string, string>; readonly value: number }
-
-const SAMPLE_LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/;
-const LABEL_PAIR = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\["\\n])*)"(?:,|$)/y;
-/** Prometheus parses values with Go's strconv.ParseFloat: special values in any case (prom-client writes "Nan"). */
-const SPECIAL_VALUE = /^([+-]?)(inf|infinity|nan)$/i;
-
-/** Parses the text exposition format strictly: any line that is not HELP, TYPE or a sample fails. */
-function parseExposition(text: string): Sample[] {
-  assert.ok(text.endsWith('\n'), 'the exposition ends with a newline');
-  const samples: Sample[] = [];
-  for (const line of text.slice(0, -1).split('\n')) {
-    if (line === '' || /^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* /.test(line)) continue;
-    const match = SAMPLE_LINE.exec(line);
-    assert.ok(match, `not an exposition line: ${JSON.stringify(line)}`);
-    const [, name = '', body = '', valueText = ''] = match;
-    const labels = new Map<string, string>();
-    LABEL_PAIR.lastIndex = 0;
-    while (LABEL_PAIR.lastIndex < body.length) {
-      const pair = LABEL_PAIR.exec(body);
-      assert.ok(pair, `bad labels in ${JSON.stringify(line)}`);
-      const [, key = '', raw = ''] = pair;
-      labels.set(key, raw.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)));
-    }
-    const special = SPECIAL_VALUE.exec(valueText);
-    const value = special === null ? Number(valueText)
-      : special[2]?.toLowerCase() === 'nan' ? Number.NaN : special[1] === '-' ? -Infinity : Infinity;
-    assert.ok(special !== null || !Number.isNaN(value), `bad value in ${JSON.stringify(line)}`);
-    samples.push({ name, labels, value });
-  }
-  return samples;
-}
-
-/** The value of the one sample of `name` whose labels include `match`; undefined when there is none. */
-function valueOf(samples: readonly Sample[], name: string, match: Readonly<Record<string, string>> = {}): number | undefined {
-  const found = samples.filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels.get(k) === v));
-  assert.ok(found.length <= 1, `${found.length} samples of ${name} match ${JSON.stringify(match)}`);
-  return found[0]?.value;
-}
-
 /** GET /metrics: checks the status and the content type, returns the text. */
 async function scrapeText(port: number): Promise<string> {
-  return withTimeout(new Promise<string>((resolve, reject) => {
-    get({ host: V4, port, path: '/metrics', agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (s: string) => { body += s; });
-      res.once('end', () => {
-        if (res.statusCode !== 200) reject(new Error(`GET /metrics: ${res.statusCode} ${body}`));
-        else if (res.headers['content-type'] !== CONTENT_TYPE) reject(new Error(`content type ${res.headers['content-type']}`));
-        else resolve(body);
-      });
-      res.once('error', reject);
-    }).once('error', reject);
-  }), STEP_MS, `GET /metrics on port ${port}`);
+  const answer = await fetchMetrics(port, STEP_MS, V4);
+  if (answer.headers['content-type'] !== CONTENT_TYPE) throw new Error(`content type ${answer.headers['content-type']}`);
+  return answer.body;
 }
 
 const scrape = async (port: number): Promise<Sample[]> => parseExposition(await scrapeText(port));

@@ -6,11 +6,12 @@ import { afterEach, describe, it } from 'node:test';
 import { connectTcp, readToEnd, sha256, tcpRoundTrip } from '../helpers/client.ts';
 import { echo, startTcpBackend, type TcpBehaviour } from '../helpers/echo.ts';
 import { MODES, startMapped } from '../helpers/mapping.ts';
-import { LOOPBACK, reservePort } from '../helpers/net.ts';
+import { LOOPBACK } from '../helpers/net.ts';
 import { fdKinds } from '../helpers/proc.ts';
 import { killAll } from '../helpers/spawn-proxy.ts';
 import { allOf, needs } from '../helpers/target.ts';
 import { STEP_MS, pollUntil, withTimeout } from '../helpers/timeout.ts';
+import { reservePort } from '../helpers/ports.ts';
 
 const V4 = LOOPBACK.v4;
 const BIG = 16 * 1024 * 1024;

@@ -5,11 +5,12 @@ import { afterEach, describe, it } from 'node:test';
 import { type UdpClient, udpClient } from '../helpers/client.ts';
 import { type UdpBackend, startUdpBackend } from '../helpers/echo.ts';
 import { MODES, startMapped } from '../helpers/mapping.ts';
-import { LOOPBACK, needsIpv6, reservePort } from '../helpers/net.ts';
+import { LOOPBACK, needsIpv6 } from '../helpers/net.ts';
 import { icmpInDestUnreachs, isRunning } from '../helpers/proc.ts';
 import { killAll } from '../helpers/spawn-proxy.ts';
 import { allOf, needs } from '../helpers/target.ts';
 import { STEP_MS, pollUntil } from '../helpers/timeout.ts';
+import { reservePort } from '../helpers/ports.ts';
 
 const V4 = LOOPBACK.v4;
 const CLIENTS = 50;

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { connectTcp, readToEnd, sha256 } from '../helpers/client.ts';
-import { closeSocket, listenTcp, portOf, reservePort } from '../helpers/net.ts';
+import { closeSocket, listenTcp, portOf } from '../helpers/net.ts';
 import { threads } from '../helpers/proc.ts';
 import { PROXY_USER_ID, shareWithProxy } from '../helpers/proxy-user.ts';
 import { PROXY_BIN, has, needs } from '../helpers/target.ts';
@@ -15,7 +15,9 @@ import { pollUntil, withTimeout } from '../helpers/timeout.ts';
 import { Engine } from './engine.ts';
 import { ExitWatcher, isRunning } from './procs.ts';
 import { expectedFlags, mappingKey, proxyFlags, type ProxyArgs } from './proxy-argv.ts';
-import { HOST_IP, httpGet, udpExchange } from './traffic.ts';
+import { HOST_IP, udpExchange } from './traffic.ts';
+import { httpRequest } from '../helpers/http.ts';
+import { reservePort } from '../helpers/ports.ts';
 
 const IMAGE = 'dpe-test:latest';
 const WEB = 'dpe-web';
@@ -72,7 +74,7 @@ function ports(): Ports {
 
 /** Waits until the container serves through every proxy (the proxies accept before it listens). */
 async function waitServing(ms = 30_000): Promise<void> {
-  await pollUntil(async () => (await httpGet(ports().http, '/ready').catch(() => undefined))?.status === 200,
+  await pollUntil(async () => (await httpRequest(ports().http, '/ready').catch(() => undefined))?.status === 200,
     ms, 'the container serving /ready through the proxy');
   await pollUntil(async () => (await udpExchange(ports().udp, Buffer.from('ping'), 500).catch(() => undefined)) !== undefined,
     ms, 'the container echoing UDP through the proxy');
@@ -136,12 +138,12 @@ describe(`docker-proxy ${PROXY_BIN} under a private dockerd`, { timeout: 900_000
   });
 
   it('carries two HTTP requests on two connections', async () => {
-    const index = await httpGet(ports().http, '/index.html');
+    const index = await httpRequest(ports().http, '/index.html');
     assert.equal(index.status, 200);
-    assert.equal(index.body.toString(), 'hello from the engine suite\n');
-    const sum = await httpGet(ports().http, '/blob.sha256');
+    assert.equal(index.body, 'hello from the engine suite\n');
+    const sum = await httpRequest(ports().http, '/blob.sha256');
     assert.equal(sum.status, 200);
-    assert.match(sum.body.toString(), /^[0-9a-f]{64} {2}\/www\/blob\n$/);
+    assert.match(sum.body, /^[0-9a-f]{64} {2}\/www\/blob\n$/);
   });
 
   it('echoes UDP datagrams, replying from the published port', async () => {
@@ -156,10 +158,10 @@ describe(`docker-proxy ${PROXY_BIN} under a private dockerd`, { timeout: 900_000
 
   it('moves 10 MiB each way intact (sha256 taken inside the container)', async (t) => {
     const started = Date.now();
-    const download = await httpGet(ports().http, '/blob', 60_000);
-    assert.equal(download.body.length, BLOB_BYTES);
-    const inContainer = (await httpGet(ports().http, '/blob.sha256')).body.toString().slice(0, 64);
-    assert.equal(sha256(download.body), inContainer, 'the downloaded blob differs from the one in the container');
+    const download = await httpRequest(ports().http, '/blob', 'GET', 60_000);
+    assert.equal(download.bytes.length, BLOB_BYTES);
+    const inContainer = (await httpRequest(ports().http, '/blob.sha256')).body.slice(0, 64);
+    assert.equal(sha256(download.bytes), inContainer, 'the downloaded blob differs from the one in the container');
 
     const upload = randomBytes(BLOB_BYTES);
     const sock = await connectTcp(HOST_IP, ports().sink);
@@ -252,7 +254,7 @@ describe(`docker-proxy ${PROXY_BIN} under a private dockerd`, { timeout: 900_000
     await waitServing();
     t.diagnostic(`docker start to serving: ${Date.now() - started} ms`);
     assertProxiesMatch(await expectedMappings());
-    assert.equal((await httpGet(ports().http, '/index.html')).status, 200);
+    assert.equal((await httpRequest(ports().http, '/index.html')).status, 200);
     const payload = randomBytes(512);
     assert.ok((await udpExchange(ports().udp, payload)).payload.equals(payload));
   });

@@ -1,26 +1,10 @@
-// Clients for the published ports of the engine suite's container, on the host's loopback.
+// UDP clients for the published ports of the engine suite's container, on the host's loopback
+// (HTTP goes through test/helpers/http.ts).
 import dgram from 'node:dgram';
-import http from 'node:http';
-import { STEP_MS, withTimeout } from '../helpers/timeout.ts';
+import { withTimeout } from '../helpers/timeout.ts';
 
 /** The host address every port is published on; traffic never leaves the machine. */
 export const HOST_IP = '127.0.0.1';
-
-export interface HttpReply { readonly status: number; readonly body: Buffer }
-
-/** One GET on a connection of its own; resolves with the status and the whole body. */
-export function httpGet(port: number, path: string, ms = STEP_MS): Promise<HttpReply> {
-  return withTimeout(new Promise<HttpReply>((resolve, reject) => {
-    // agent: false gives each request its own connection (busybox httpd closes after one).
-    const req = http.get({ host: HOST_IP, port, path, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  }), ms, `GET http://${HOST_IP}:${port}${path}`);
-}
 
 export interface Datagram { readonly payload: Buffer; readonly fromPort: number; readonly fromAddress: string }
 

@@ -11,8 +11,9 @@ import { pollUntil, withTimeout } from '../helpers/timeout.ts';
 import { startBackend, type Backend } from './helpers/backends.ts';
 import { killFaultProxies, startFaultProxy } from './helpers/proxy.ts';
 import { DATA_PATHS, MiB, V4, size, type DataPathName } from './helpers/settings.ts';
-import { fmt, rssBytes } from './helpers/sysinfo.ts';
+import { rssBytes } from './helpers/sysinfo.ts';
 import { connect, drain, flood, type Flood } from './helpers/traffic.ts';
+import { fmt } from '../helpers/stats.ts';
 
 const OFFERED = size(128, 256) * MiB;
 const RSS_BOUND = 64 * MiB;

@@ -18,8 +18,9 @@ import { pollUntil } from '../helpers/timeout.ts';
 import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts';
 import { killFaultProxies, startFaultProxy } from './helpers/proxy.ts';
 import { DATA_PATHS, V4, size, type DataPathName } from './helpers/settings.ts';
-import { atBaseline, baselineAfter, cpuSeconds, fdKinds, fmt, quantile, TICK_SECONDS, type FdKinds } from './helpers/sysinfo.ts';
+import { atBaseline, baselineAfter, cpuSeconds, fdKinds, TICK_SECONDS, type FdKinds } from './helpers/sysinfo.ts';
 import { echoOnce } from './helpers/traffic.ts';
+import { fmt, quantile } from '../helpers/stats.ts';
 
 const CONNECTIONS = size(5_000, 30_000);
 const WARM_UP = 1_000;

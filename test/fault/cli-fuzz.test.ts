@@ -11,10 +11,11 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { parseCommandLine } from '../../src/cli/command-line.ts';
 import { withTimeout } from '../helpers/timeout.ts';
-import { caseRandom, generate, type Generated } from './helpers/grammar.ts';
+import { generate, type Generated } from './helpers/grammar.ts';
 import { killFaultProxies, spawnRaw, tempDir } from './helpers/proxy.ts';
 import { LONG, size } from './helpers/settings.ts';
-import { fmt } from './helpers/sysinfo.ts';
+import { fmt } from '../helpers/stats.ts';
+import { caseRandom } from '../helpers/random.ts';
 
 /** Fixed in the short run (the same cases every time, as CI needs); fresh in the long one; FAULT_SEED wins. */
 const SEED = Number(process.env['FAULT_SEED'] ?? (LONG ? Math.floor(Math.random() * 2 ** 31) : 20_251_128));

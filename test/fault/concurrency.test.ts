@@ -12,8 +12,9 @@ import { pollUntil } from '../helpers/timeout.ts';
 import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts';
 import { killFaultProxies, startFaultProxy } from './helpers/proxy.ts';
 import { DATA_PATHS, V4, size, type DataPathName } from './helpers/settings.ts';
-import { atBaseline, baselineAfter, fdKinds, fmt, nofileLimit, raiseOwnNofile, type FdKinds } from './helpers/sysinfo.ts';
+import { atBaseline, baselineAfter, fdKinds, nofileLimit, raiseOwnNofile, type FdKinds } from './helpers/sysinfo.ts';
 import { closed, connect, echoOnce, readExactly } from './helpers/traffic.ts';
+import { fmt } from '../helpers/stats.ts';
 
 const TARGET = size(1_000, 10_000);
 const BATCH = 250;

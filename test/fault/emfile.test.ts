@@ -8,11 +8,12 @@ import type net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { pollUntil } from '../helpers/timeout.ts';
 import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts';
-import { scrape } from './helpers/metrics.ts';
 import { killFaultProxies, startFaultProxy } from './helpers/proxy.ts';
 import { DATA_PATHS, V4, size, type DataPathName } from './helpers/settings.ts';
-import { atBaseline, baselineAfter, cpuDuring, fdKinds, fmt } from './helpers/sysinfo.ts';
+import { atBaseline, baselineAfter, cpuDuring, fdKinds } from './helpers/sysinfo.ts';
 import { connect, echoOnce, readExactly } from './helpers/traffic.ts';
+import { fmt } from '../helpers/stats.ts';
+import { scrape } from '../helpers/exposition.ts';
 
 /**
  * Soft and hard limits: room for Node's own ~20 descriptors and a few dozen connections. Two

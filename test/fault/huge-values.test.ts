@@ -11,7 +11,8 @@ import { withTimeout } from '../helpers/timeout.ts';
 import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts';
 import { killFaultProxies, tempDir, tryStartFaultProxy } from './helpers/proxy.ts';
 import { DATA_PATHS, V4, size } from './helpers/settings.ts';
-import { cpuDuring, fmt } from './helpers/sysinfo.ts';
+import { cpuDuring } from './helpers/sysinfo.ts';
+import { fmt } from '../helpers/stats.ts';
 
 /** CPU an idle proxy may use in the window (5 ticks: timers, GC); a 1 ms timer loop uses 15-40 %. */
 const IDLE_CPU_S = 0.05;

@@ -8,8 +8,8 @@ import { withTimeout } from '../helpers/timeout.ts';
 import { startBackend, type Backend } from './helpers/backends.ts';
 import { killFaultProxies, startFaultProxy } from './helpers/proxy.ts';
 import { DATA_PATHS, MiB, V4, size } from './helpers/settings.ts';
-import { fmt } from './helpers/sysinfo.ts';
 import { connect, drain, flood, keystreamDigest, type Drain } from './helpers/traffic.ts';
+import { fmt } from '../helpers/stats.ts';
 
 const CONNECTIONS = size(4, 8);
 const BYTES = size(8, 32) * MiB;

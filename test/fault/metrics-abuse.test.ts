@@ -11,11 +11,11 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pollUntil, withTimeout } from '../helpers/timeout.ts';
 import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts';
-import { httpRequest } from './helpers/metrics.ts';
 import { killFaultProxies, startFaultProxy, type FaultProxy } from './helpers/proxy.ts';
 import { V4, size } from './helpers/settings.ts';
-import { fmt, quantile } from './helpers/sysinfo.ts';
 import { echoOnce } from './helpers/traffic.ts';
+import { fmt, quantile } from '../helpers/stats.ts';
+import { httpRequest } from '../helpers/http.ts';
 
 /** src/metrics/http-server.ts: request, header and idle timeout; connection cap. */
 const REQUEST_TIMEOUT_MS = 5_000;

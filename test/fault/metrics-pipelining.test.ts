@@ -10,11 +10,13 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pollUntil, withTimeout } from '../helpers/timeout.ts';
 import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts';
-import { httpRequest } from './helpers/metrics.ts';
-import { freeTcpPort, killFaultProxies, spawnRaw } from './helpers/proxy.ts';
+import { killFaultProxies, spawnRaw } from './helpers/proxy.ts';
+import { osChosenPort } from '../helpers/ports.ts';
 import { MiB, V4, size } from './helpers/settings.ts';
-import { fdTotal, fmt, quantile, rssBytes } from './helpers/sysinfo.ts';
+import { fdTotal, rssBytes } from './helpers/sysinfo.ts';
 import { echoOnce } from './helpers/traffic.ts';
+import { fmt, quantile } from '../helpers/stats.ts';
+import { httpRequest } from '../helpers/http.ts';
 
 const FILLER_HOST = '127.0.0.3';
 const MAPPINGS = 1000;
@@ -67,7 +69,7 @@ describe(`${CLIENTS} clients pipelining ${PIPELINED} × GET /metrics at ${MAPPIN
   before(async () => {
     const backend = await startBackend(echoBehaviour);
     backends.push(backend);
-    const [hostPort, metricsPort] = [await freeTcpPort(), await freeTcpPort()];
+    const [hostPort, metricsPort] = [await osChosenPort('tcp', V4), await osChosenPort('tcp', V4)];
     // One mapping to forward through; the others make the exposition large. Their OS-chosen ports
     // are on another loopback address, so none can take the metrics port before the endpoint binds it.
     const specs = [`${V4}:${hostPort}:${V4}:${backend.port}`];

@@ -10,8 +10,9 @@ import { pollUntil, withTimeout } from '../helpers/timeout.ts';
 import { startBackend, type Backend } from './helpers/backends.ts';
 import { killFaultProxies, startFaultProxy } from './helpers/proxy.ts';
 import { DATA_PATHS, MiB, V4, size, type DataPathName } from './helpers/settings.ts';
-import { atBaseline, baselineAfter, fdKinds, fmt, quantile, type FdKinds } from './helpers/sysinfo.ts';
+import { atBaseline, baselineAfter, fdKinds, type FdKinds } from './helpers/sysinfo.ts';
 import { connect, drain, echoOnce, flood, peerGone, type Drain } from './helpers/traffic.ts';
+import { fmt, quantile } from '../helpers/stats.ts';
 
 const CONNECTIONS = size(8, 32);
 /** Each direction of each connection has moved at least this much before the reset. */

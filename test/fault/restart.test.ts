@@ -10,8 +10,9 @@ import { pollUntil, withTimeout } from '../helpers/timeout.ts';
 import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts';
 import { killFaultProxies, startFaultProxy } from './helpers/proxy.ts';
 import { DATA_PATHS, V4, size, type DataPathName } from './helpers/settings.ts';
-import { atBaseline, baselineAfter, fdKinds, fmt, type FdKinds } from './helpers/sysinfo.ts';
+import { atBaseline, baselineAfter, fdKinds, type FdKinds } from './helpers/sysinfo.ts';
 import { connect, echoOnce, peerGone, readExactly } from './helpers/traffic.ts';
+import { fmt } from '../helpers/stats.ts';
 
 const RESTARTS = size(3, 10);
 const GAP_ATTEMPTS = 5;

@@ -12,8 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { withTimeout } from '../helpers/timeout.ts';
 import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts';
-import { httpRequest } from './helpers/metrics.ts';
 import { killFaultProxies, startFaultProxy, type FaultProxy } from './helpers/proxy.ts';
+import { httpRequest } from '../helpers/http.ts';
 
 const backends: Backend[] = [];
 after(async () => {

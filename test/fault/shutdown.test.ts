@@ -12,8 +12,9 @@ import { pollUntil, withTimeout } from '../helpers/timeout.ts';
 import { startBackend, type Backend } from './helpers/backends.ts';
 import { killFaultProxies, startFaultProxy, type FaultProxy } from './helpers/proxy.ts';
 import { DATA_PATHS, V4, size } from './helpers/settings.ts';
-import { fmt, watchExit } from './helpers/sysinfo.ts';
+import { watchExit } from './helpers/sysinfo.ts';
 import { connect } from './helpers/traffic.ts';
+import { fmt } from '../helpers/stats.ts';
 
 // Hundreds in both runs. The stream path's signal handler waits for the current event-loop turn,
 // which src/proxy/tcp/stream-relay.ts bounds (500 transfers on 2 cores both busy with other work: handler after

@@ -10,12 +10,18 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { bindUdp, closeSocket, portOf, reservePort } from '../helpers/net.ts';
+import { bindUdp, closeSocket, portOf } from '../helpers/net.ts';
 import { pollUntil, withTimeout } from '../helpers/timeout.ts';
-import { scrape, valueOf, type Sample } from './helpers/metrics.ts';
 import { killFaultProxies, startFaultProxy, type FaultProxy } from './helpers/proxy.ts';
 import { DATA_PATHS, MiB, V4, size } from './helpers/settings.ts';
-import { fdKinds, fmt, quantile, rssBytes, type FdKinds } from './helpers/sysinfo.ts';
+import { fdKinds, rssBytes, type FdKinds } from './helpers/sysinfo.ts';
+import { fmt, quantile } from '../helpers/stats.ts';
+import { scrape, valueOf, type Sample } from '../helpers/exposition.ts';
+import { reservePort } from '../helpers/ports.ts';
+
+/** A counter's value: one not yet touched has no sample, which reads as 0. */
+const counter = (samples: readonly Sample[], name: string, labels: Readonly<Record<string, string>> = {}): number =>
+  valueOf(samples, name, labels) ?? 0;
 
 const MAX_FLOWS = 1_000;
 const CLIENTS = size(3_000, 20_000);
@@ -151,9 +157,9 @@ for (const dataPath of DATA_PATHS) {
         baseline, final: fdKinds(proxy.pid), seconds,
       };
       const o = observed();
-      console.log(`# ${label}: ${CLIENTS} clients in ${fmt(seconds)} s; flows active ${valueOf(o.samples, 'docker_proxy_udp_flows_active')}, `
-        + `total ${valueOf(o.samples, 'docker_proxy_udp_flows_total')}, evicted `
-        + `${valueOf(o.samples, 'docker_proxy_udp_flows_expired_total', { reason: 'evicted' })}; RSS ${fmt(baselineRss / MiB)} -> `
+      console.log(`# ${label}: ${CLIENTS} clients in ${fmt(seconds)} s; flows active ${counter(o.samples, 'docker_proxy_udp_flows_active')}, `
+        + `total ${counter(o.samples, 'docker_proxy_udp_flows_total')}, evicted `
+        + `${counter(o.samples, 'docker_proxy_udp_flows_expired_total', { reason: 'evicted' })}; RSS ${fmt(baselineRss / MiB)} -> `
         + `${fmt(o.finalRss / MiB)} MiB; fds ${JSON.stringify(baseline)} -> ${JSON.stringify(o.final)}`);
     });
 
@@ -163,18 +169,18 @@ for (const dataPath of DATA_PATHS) {
 
     it(`docker_proxy_udp_flows_active ≤ ${MAX_FLOWS}, and the proxy holds at most that many flow sockets`, () => {
       const o = observed();
-      const active = valueOf(o.samples, 'docker_proxy_udp_flows_active');
+      const active = counter(o.samples, 'docker_proxy_udp_flows_active');
       assert.ok(active > 0 && active <= MAX_FLOWS, `flows active: ${active}`);
       assert.ok(o.final.sockets <= MAX_FLOWS + OTHER_SOCKETS, `the proxy holds ${o.final.sockets} sockets`);
     });
 
     it('flows beyond the limit are evicted and counted: docker_proxy_udp_flows_expired_total{reason="evicted"}', () => {
       const { samples } = observed();
-      const total = valueOf(samples, 'docker_proxy_udp_flows_total');
-      const active = valueOf(samples, 'docker_proxy_udp_flows_active');
-      const evicted = valueOf(samples, 'docker_proxy_udp_flows_expired_total', { reason: 'evicted' });
-      const idle = valueOf(samples, 'docker_proxy_udp_flows_expired_total', { reason: 'idle' });
-      const closedFlows = valueOf(samples, 'docker_proxy_udp_flows_expired_total', { reason: 'closed' });
+      const total = counter(samples, 'docker_proxy_udp_flows_total');
+      const active = counter(samples, 'docker_proxy_udp_flows_active');
+      const evicted = counter(samples, 'docker_proxy_udp_flows_expired_total', { reason: 'evicted' });
+      const idle = counter(samples, 'docker_proxy_udp_flows_expired_total', { reason: 'idle' });
+      const closedFlows = counter(samples, 'docker_proxy_udp_flows_expired_total', { reason: 'closed' });
       // Ports may repeat (a reused source port finds its flow still there), so count from the total.
       assert.ok(total >= CLIENTS / 2, `only ${total} flows were opened for ${CLIENTS} clients`);
       assert.equal(evicted + idle + closedFlows + active, total, 'flows opened = active + ended');
@@ -280,7 +286,7 @@ for (const dataPath of DATA_PATHS) {
       const answered = await Promise.all(clients.map((sock, i) => request(sock, proxy.hostPort, `back ${i}`).then(() => true, () => false)));
       assert.equal(answered.filter((ok) => !ok).length, 0, 'some clients got no answer after the container started');
       const afterStart = await scrape(proxy.metricsPort);
-      assert.equal(valueOf(afterStart, 'docker_proxy_udp_flows_total'), valueOf(during, 'docker_proxy_udp_flows_total'),
+      assert.equal(counter(afterStart, 'docker_proxy_udp_flows_total'), counter(during, 'docker_proxy_udp_flows_total'),
         'flows were re-created instead of kept');
     });
   });

@@ -1,8 +1,9 @@
 // Starting a proxy for a mapping in either of dockerd's two ways: fallback (the proxy binds
 // the host port itself, the only way 20.10 knows) or fd mode (-use-listen-fd, socket on fd 4).
-import { type Proto, bindUdp, listenTcp, portOf, reservePort } from './net.ts';
+import { type Proto, bindUdp, listenTcp, portOf } from './net.ts';
 import { type ProxyProcess, startProxy } from './spawn-proxy.ts';
 import { needs } from './target.ts';
+import { reservePort } from './ports.ts';
 
 export type Mode = 'fallback' | 'fd';
 

@@ -1,6 +1,6 @@
-// Sockets on loopback with OS-chosen (or randomly drawn, probed) ports, and access to their raw fds for fd 4.
+// Sockets on loopback, and access to their raw fds for fd 4. Ports for a socket bound later by
+// someone else are ports.ts's.
 import dgram from 'node:dgram';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { STEP_MS, withTimeout } from './timeout.ts';
 
@@ -71,10 +71,15 @@ export async function listenTcp(opts: TcpListenOptions, onConnection?: (sock: ne
 /** A UDP socket bound to `host`:`port` (default: an OS-chosen port). */
 export async function bindUdp(host: string, port = 0): Promise<dgram.Socket> {
   const socket = dgram.createSocket(udpType(host));
-  await withTimeout(new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(port, host, () => resolve());
-  }), STEP_MS, `bind udp ${host}:${port}`);
+  try {
+    await withTimeout(new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, host, () => resolve());
+    }), STEP_MS, `bind udp ${host}:${port}`);
+  } catch (err) {
+    socket.close(); // a socket that failed to bind still holds a handle: probing many ports must not leak them
+    throw err;
+  }
   return socket;
 }
 
@@ -88,53 +93,6 @@ export async function closeSocket(sock: net.Server | dgram.Socket): Promise<void
       try { sock.close(() => resolve()); } catch { resolve(); } // already closed
     }
   }), STEP_MS, 'close socket');
-}
-
-/**
- * The low end of the kernel's ephemeral port range: ports the kernel hands out on its own,
- * for bind(0) and for every connect() or send() from an unbound socket. Default 32768.
- */
-function ephemeralLow(): number {
-  try {
-    const low = Number.parseInt(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1'), 10);
-    return Number.isInteger(low) ? low : 0;
-  } catch {
-    return 0; // not Linux, or no /proc: fall back to OS-chosen ports
-  }
-}
-const EPHEMERAL_LOW = ephemeralLow();
-/** Where vacant ports are drawn from: below the ephemeral range, above the well-known services. */
-const VACANT_LOW = Math.max(10_000, Math.floor(EPHEMERAL_LOW / 2));
-
-async function probe(proto: Proto, host: string, port: number): Promise<number | undefined> {
-  try {
-    const sock = proto === 'tcp' ? await listenTcp({ host, port }) : await bindUdp(host, port);
-    const got = portOf(sock);
-    await closeSocket(sock);
-    return got;
-  } catch (err) {
-    if (err instanceof Error && Reflect.get(err, 'code') === 'EADDRINUSE') return undefined;
-    throw err;
-  }
-}
-
-/**
- * A port that is vacant now and that a test (or the proxy in fallback mode) binds later.
- * Nothing can hold such a port open for us, so it is drawn at random from below the
- * ephemeral range and probed: a port the OS chose (bind 0, close) is handed out again to
- * the next connect() or send() from any socket, and a proxy's own per-flow UDP socket took
- * one in CI. Random, never fixed; falls back to an OS-chosen port where the range is unknown.
- */
-export async function reservePort(proto: Proto, host: string): Promise<number> {
-  if (VACANT_LOW + 1_000 <= EPHEMERAL_LOW) {
-    for (let attempt = 0; attempt < 100; attempt += 1) {
-      const port = await probe(proto, host, VACANT_LOW + Math.floor(Math.random() * (EPHEMERAL_LOW - VACANT_LOW)));
-      if (port !== undefined) return port;
-    }
-  }
-  const port = await probe(proto, host, 0);
-  if (port === undefined) throw new Error(`no vacant ${proto} port on ${host}`);
-  return port;
 }
 
 async function probeIpv6(): Promise<boolean> {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeSocket, dgramFd, listenTcp, bindUdp, portOf, serverFd } from '../../helpers/net.ts';
 import { openStatusPipe } from '../../helpers/status-pipe.ts';
+import { osChosenPort } from '../../helpers/ports.ts';
 import { PROXY_BIN } from '../../helpers/target.ts';
 import { withTimeout } from '../../helpers/timeout.ts';
 import { V4, type DataPathName } from './settings.ts';
@@ -62,14 +63,6 @@ function childEnv(extra: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
     if (!key.startsWith('DOCKER_PROXY_') && key !== 'FAULT_LONG' && !key.startsWith('NODE_')) env[key] = value;
   }
   return { ...env, ...extra };
-}
-
-/** A loopback port that was free a moment ago (for the metrics address, which has no fd 4). */
-export async function freeTcpPort(host = V4): Promise<number> {
-  const server = await listenTcp({ host });
-  const port = portOf(server);
-  await closeSocket(server);
-  return port;
 }
 
 /** A fresh temporary directory, removed by killFaultProxies(). */
@@ -169,7 +162,7 @@ export async function tryStartFaultProxy(opts: FaultProxyOptions): Promise<{ pro
     logPath = join(tempDir('fault-log-'), 'proxy.log');
     env['DOCKER_PROXY_LOG_FILE'] = logPath;
   }
-  const metricsPort = opts.metrics === true ? await freeTcpPort() : 0;
+  const metricsPort = opts.metrics === true ? await osChosenPort('tcp', V4) : 0;
   if (opts.metrics === true) env['DOCKER_PROXY_METRICS_ADDR'] = `${V4}:${metricsPort}`;
   const raw = spawnRaw(dockerdArgs(opts, hostPort), { nofile: opts.nofile, env, fd4 });
   await closeSocket(socket); // as dockerd does: the proxy owns the socket now

@@ -79,19 +79,6 @@ export function raiseOwnNofile(wanted: number): string | undefined {
   return now >= wanted ? undefined : `descriptor limit is ${now} after prlimit, wanted ${wanted}`;
 }
 
-/** Value at quantile q (0..1) of `values`, nearest-rank. */
-export function quantile(values: readonly number[], q: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[rank] ?? Number.NaN;
-}
-
-/** A number for messages: 3 significant digits. */
-export function fmt(value: number): string {
-  return Number.isFinite(value) ? String(Number(value.toPrecision(3))) : String(value);
-}
-
 /**
  * Runs `warmUp` (connections that load whatever a proxy creates lazily) and returns the
  * descriptors of `pid` once its sockets are back to what they were before the warm-up.

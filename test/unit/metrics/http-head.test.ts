@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type HeadResult, type RequestHead, parseHead } from '../../../src/metrics/http-head.ts';
-import { Random } from '../../fault/helpers/grammar.ts';
+import { Random } from '../../helpers/random.ts';
 
 const LIMIT = 8 * 1024;
 const parse = (text: string, limit = LIMIT): HeadResult => parseHead(Buffer.from(text, 'latin1'), limit);
