@@ -1,8 +1,11 @@
 // Scenario 6: memory per idle proxied connection: PSS of the proxy tree before and after
 // opening 1000 connections through it to a backend that accepts and then does nothing.
-import net from 'node:net';
+import type net from 'node:net';
+import { connectTcp } from '../test/helpers/client.ts';
 import type { Candidate } from './lib/candidates.ts';
-import { startIdleServer } from './lib/echo.ts';
+import { DEEP_BACKLOG, hold, startTcpBackend } from '../test/helpers/backends.ts';
+import { LOOPBACK } from '../test/helpers/net.ts';
+import { pollUntil } from '../test/helpers/timeout.ts';
 import { Fleet } from './lib/fleet.ts';
 import { kernelMemoryBytes, settleTree, treeFds, treeMemory } from './lib/procfs.ts';
 import type { Scenario, Session } from './lib/scenario.ts';
@@ -11,21 +14,6 @@ import { sleep } from './lib/wait.ts';
 export const CONNECTIONS = 1000;
 const BATCH = 50;
 const KIB = 1024;
-
-function connect(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1' }, () => resolve(socket));
-    socket.once('error', reject);
-  });
-}
-
-async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** Waits up to 5 s for the proxy's socket fds to fall back to `baseline`; returns how many are left over. */
 async function socketsLeftOver(pid: number, baseline: number): Promise<number> {
@@ -57,7 +45,7 @@ export const connMemory: Scenario = {
   ],
   candidates: ['ours-splice', 'ours-stream', 'go', 'socat'],
   async prepare(settings, candidates): Promise<Session> {
-    const backend = await startIdleServer();
+    const backend = await startTcpBackend(LOOPBACK.v4, hold, { backlog: DEEP_BACKLOG });
     // A fresh proxy each time: a process that already had 1000 connections keeps some of the
     // memory (heap, thread stacks, Go's pipe pool), and the next delta would understate the cost.
     const fleet = new Fleet(settings, 'tcp', backend.port, true);
@@ -74,9 +62,9 @@ export const connMemory: Scenario = {
         try {
           while (clients.length < CONNECTIONS) {
             const batch = Math.min(BATCH, CONNECTIONS - clients.length);
-            clients.push(...await Promise.all(Array.from({ length: batch }, () => connect(proxy.port))));
+            clients.push(...await Promise.all(Array.from({ length: batch }, () => connectTcp(LOOPBACK.v4, proxy.port))));
           }
-          await until(() => backend.accepted() >= CONNECTIONS, 30_000, `${CONNECTIONS} backend accepts`);
+          await pollUntil(() => backend.sockets.size >= CONNECTIONS, 30_000, `${CONNECTIONS} backend accepts`);
           await sleep(1000);
           const after = treeMemory(pid).pss;
           const kernelAfter = kernelMemoryBytes();
@@ -89,8 +77,8 @@ export const connMemory: Scenario = {
           };
         } finally {
           for (const client of clients) client.destroy();
-          await until(() => backend.accepted() === 0, 30_000, 'the proxy to close its backend connections').catch(() => {
-            settings.problem(candidate, `${backend.accepted()} backend connections still open 30 s after the clients closed`);
+          await pollUntil(() => backend.sockets.size === 0, 30_000, 'the proxy to close its backend connections').catch(() => {
+            settings.problem(candidate, `${backend.sockets.size} backend connections still open 30 s after the clients closed`);
           });
           await settleTree(pid);
           const leaked = await socketsLeftOver(pid, fdsBefore.sockets);

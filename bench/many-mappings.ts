@@ -4,7 +4,7 @@
 // mappings against a single-mapping ours-splice process in the same round.
 import { type Candidate, type RunningProxy, StartError, loggedDataPath, publishSpec, startCandidate, startOurs } from './lib/candidates.ts';
 import { withProxyCpu } from './lib/cpu.ts';
-import { startTcpEcho, startUdpEcho } from './lib/echo.ts';
+import { DEEP_BACKLOG, echo, startTcpBackend, startUdpBackend } from '../test/helpers/backends.ts';
 import { HTTP_CONNECTIONS } from './lib/http-scenario.ts';
 import { startIperfServer, runIperfTcp } from './lib/iperf.ts';
 import { STATIC_PATH, startNginx } from './lib/nginx.ts';
@@ -91,8 +91,8 @@ async function stopChecked(settings: RunSettings, candidate: Candidate, proxy: R
  * TCP mapping and its first and last UDP mapping, to echo backends; a failure stops the scenario.
  */
 async function verifyMany(settings: RunSettings): Promise<void> {
-  const tcpEcho = await startTcpEcho();
-  const udpEcho = await startUdpEcho();
+  const tcpEcho = await startTcpBackend(LOOPBACK.v4, echo, { backlog: DEEP_BACKLOG });
+  const udpEcho = await startUdpBackend(LOOPBACK.v4);
   try {
     const { proxy, tcpStart, udpStart } = await startMany(settings, tcpEcho.port, udpEcho.port, 0);
     try {

@@ -1,6 +1,6 @@
 // Runs the echo check through every candidate, TCP and UDP, before anything is timed.
 import { type Candidate, StartError, type Toolbox, loggedDataPath, startCandidate } from './candidates.ts';
-import { startTcpEcho, startUdpEcho } from './echo.ts';
+import { DEEP_BACKLOG, echo, startTcpBackend, startUdpBackend } from '../../test/helpers/backends.ts';
 import { osChosenPort } from '../../test/helpers/ports.ts';
 import { LOOPBACK } from '../../test/helpers/net.ts';
 import { progress } from './progress.ts';
@@ -22,7 +22,7 @@ async function verifyMetrics(port: number, proto: 'tcp' | 'udp'): Promise<void> 
  */
 export async function verifyAll(candidates: readonly Candidate[], tools: Toolbox): Promise<Record<string, string>> {
   const dataPaths: Record<string, string> = {};
-  const backends = { tcp: await startTcpEcho(), udp: await startUdpEcho() };
+  const backends = { tcp: await startTcpBackend(LOOPBACK.v4, echo, { backlog: DEEP_BACKLOG }), udp: await startUdpBackend(LOOPBACK.v4) };
   try {
     for (const candidate of candidates) {
       // The bare listener is TCP-only by design.

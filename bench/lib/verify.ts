@@ -2,38 +2,18 @@
 // the echo backend unchanged, including a TCP half-close. A mismatch stops the whole run.
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import net from 'node:net';
+import { tcpRoundTrip } from '../../test/helpers/client.ts';
+import { LOOPBACK } from '../../test/helpers/net.ts';
+import { withTimeout } from '../../test/helpers/timeout.ts';
 
 const TCP_SIZES = [1, 65_536, 1 << 20, 4 << 20];
 const UDP_SIZES = [1, 64, 512, 1400, 8000];
 const TIMEOUT_MS = 10_000;
 
-function withTimeout<T>(promise: Promise<T>, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what()}: no answer in ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Sends `payload`, half-closes, and resolves with everything read until the server's FIN. */
-function tcpRoundTrip(port: number, payload: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => socket.end(payload));
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('end', () => {
-      socket.destroy();
-      resolve(Buffer.concat(chunks));
-    });
-    socket.on('error', reject);
-  });
-}
-
 async function checkTcp(port: number): Promise<void> {
   await Promise.all(TCP_SIZES.map(async (size) => {
     const payload = randomBytes(size);
-    const echoed = await withTimeout(tcpRoundTrip(port, payload), () => `tcp echo of ${size} bytes`);
+    const echoed = await tcpRoundTrip(LOOPBACK.v4, port, payload, TIMEOUT_MS);
     if (!echoed.equals(payload)) {
       throw new Error(`tcp echo of ${size} bytes came back as ${echoed.length} bytes${echoed.length === size ? ' with different content' : ''}`);
     }
@@ -54,7 +34,7 @@ async function udpClient(port: number): Promise<void> {
   try {
     await new Promise<void>((resolve) => socket.connect(port, '127.0.0.1', resolve));
     for (const key of expected) socket.send(Buffer.from(key, 'base64'));
-    await withTimeout(done, () => `udp echo (${expected.size} of ${UDP_SIZES.length} datagrams missing)`);
+    await withTimeout(done, TIMEOUT_MS, () => `udp echo (${expected.size} of ${UDP_SIZES.length} datagrams missing)`);
   } finally {
     socket.close();
   }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { tcpRoundTrip } from '../helpers/client.ts';
-import { echo, startTcpBackend, type TcpBackend } from '../helpers/echo.ts';
+import { echo, startTcpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { LOOPBACK, listenTcp, portOf, serverFd } from '../helpers/net.ts';
 import { awaitReady, type Finished, killAll, runToExit, spawnProxy } from '../helpers/spawn-proxy.ts';
 import { IS_OURS, needs } from '../helpers/target.ts';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { tcpRoundTrip } from '../helpers/client.ts';
-import { echo, startTcpBackend, type TcpBackend } from '../helpers/echo.ts';
+import { echo, startTcpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { LOOPBACK } from '../helpers/net.ts';
 import { awaitReady, dockerdArgs, killAll, runToExit, spawnProxy } from '../helpers/spawn-proxy.ts';
 import { PROXY_BIN, needs } from '../helpers/target.ts';

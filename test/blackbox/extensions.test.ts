@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { echo, startTcpBackend, type TcpBackend } from '../helpers/echo.ts';
+import { echo, startTcpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { LOOPBACK } from '../helpers/net.ts';
 import { dockerdArgs, killAll, type Mapping, runToExit, spawnMapping, startProxy } from '../helpers/spawn-proxy.ts';
 import { needs } from '../helpers/target.ts';

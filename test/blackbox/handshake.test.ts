@@ -5,14 +5,15 @@ import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { connectTcp, readToEnd, tcpRoundTrip, udpClient } from '../helpers/client.ts';
-import { echo, startTcpBackend, startUdpBackend, type TcpBackend } from '../helpers/echo.ts';
+import { connectTcp, readToEnd, tcpRoundTrip } from '../helpers/client.ts';
+import { echo, startTcpBackend, startUdpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { type Proto, LOOPBACK, bindUdp, closeSocket, listenTcp, portOf } from '../helpers/net.ts';
 import { isRunning, listenBacklog } from '../helpers/proc.ts';
 import { killAll, type Mapping, spawnMapping, startProxy } from '../helpers/spawn-proxy.ts';
 import { needs } from '../helpers/target.ts';
 import { STEP_MS, pollUntil, withTimeout } from '../helpers/timeout.ts';
 import { reservePort } from '../helpers/ports.ts';
+import { udpClient } from '../helpers/udp-client.ts';
 
 const V4 = LOOPBACK.v4;
 

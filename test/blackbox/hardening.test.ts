@@ -7,8 +7,9 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { tcpRoundTrip, udpClient } from '../helpers/client.ts';
-import { echo, startTcpBackend, startUdpBackend, type TcpBackend, type UdpBackend } from '../helpers/echo.ts';
+import { tcpRoundTrip } from '../helpers/client.ts';
+import { udpClient } from '../helpers/udp-client.ts';
+import { echo, startTcpBackend, startUdpBackend, type TcpBackend, type UdpBackend } from '../helpers/backends.ts';
 import { LOOPBACK } from '../helpers/net.ts';
 import { reservePort } from '../helpers/ports.ts';
 import { parseStatus, threads } from '../helpers/proc.ts';

@@ -6,13 +6,14 @@ import { tmpdir } from 'node:os';
 import { shareWithProxy } from '../helpers/proxy-user.ts';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { connectTcp, tcpRoundTrip, udpClient } from '../helpers/client.ts';
-import { echo, startTcpBackend, startUdpBackend, type TcpBackend } from '../helpers/echo.ts';
+import { connectTcp, tcpRoundTrip } from '../helpers/client.ts';
+import { echo, startTcpBackend, startUdpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { LOOPBACK, closeSocket, listenTcp, needsIpv6, portOf } from '../helpers/net.ts';
 import { awaitReady, killAll, runToExit, spawnProxy, type ProxyProcess } from '../helpers/spawn-proxy.ts';
 import { needs } from '../helpers/target.ts';
 import { STEP_MS, pollUntil, withTimeout } from '../helpers/timeout.ts';
 import { reservePort } from '../helpers/ports.ts';
+import { udpClient } from '../helpers/udp-client.ts';
 
 const V4 = LOOPBACK.v4;
 
@@ -79,7 +80,7 @@ describe('many mappings in one process', needs('extensions'), () => {
   it('maps a host range onto a container range of the same length, and UDP with /udp', async () => {
     const hostStart = await freeRange(2);
     const first = await startTcpBackend(V4, (sock) => sock.end('first'));
-    const second = await startTcpBackend(V4, (sock) => sock.end('second'), first.port + 1).catch(() => undefined);
+    const second = await startTcpBackend(V4, (sock) => sock.end('second'), { port: first.port + 1 }).catch(() => undefined);
     const udp = await startUdpBackend(V4);
     const udpPort = await reservePort('udp', V4);
     try {

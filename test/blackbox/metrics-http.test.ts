@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { tcpRoundTrip } from '../helpers/client.ts';
-import { echo, startTcpBackend, type TcpBackend } from '../helpers/echo.ts';
+import { echo, startTcpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { closeSocket, listenTcp, LOOPBACK, needsIpv6, portOf } from '../helpers/net.ts';
 import { dockerdArgs, killAll, type Mapping, runToExit, spawnMapping, startProxy } from '../helpers/spawn-proxy.ts';
 import { needs } from '../helpers/target.ts';

@@ -8,14 +8,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { shareWithProxy } from '../helpers/proxy-user.ts';
-import { connectTcp, tcpRoundTrip, udpClient } from '../helpers/client.ts';
-import { echo, startTcpBackend, startUdpBackend, type TcpBehaviour } from '../helpers/echo.ts';
+import { connectTcp, tcpRoundTrip } from '../helpers/client.ts';
+import { echo, startTcpBackend, startUdpBackend, type TcpBehaviour } from '../helpers/backends.ts';
 import { closeSocket, listenTcp, LOOPBACK, portOf, type Proto } from '../helpers/net.ts';
 import { killAll, type ProxyProcess, startProxy } from '../helpers/spawn-proxy.ts';
 import { PROXY_BIN, needs } from '../helpers/target.ts';
 import { pollUntil, STEP_MS, withTimeout } from '../helpers/timeout.ts';
 import { fetchMetrics, parseExposition, type Sample, valueOf } from '../helpers/exposition.ts';
 import { reservePort } from '../helpers/ports.ts';
+import { udpClient } from '../helpers/udp-client.ts';
 
 const V4 = LOOPBACK.v4;
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
 import { connectTcp, readToEnd, sha256, tcpRoundTrip } from '../helpers/client.ts';
-import { echo, startTcpBackend, type TcpBehaviour } from '../helpers/echo.ts';
+import { echo, startTcpBackend, type TcpBehaviour } from '../helpers/backends.ts';
 import { MODES, startMapped } from '../helpers/mapping.ts';
 import { LOOPBACK } from '../helpers/net.ts';
 import { fdKinds } from '../helpers/proc.ts';
@@ -66,7 +66,7 @@ describe('a refused backend: the client is accepted, then closed; later connecti
       } finally {
         client.destroy();
       }
-      const backend = await startTcpBackend(V4, echo, containerPort);
+      const backend = await startTcpBackend(V4, echo, { port: containerPort });
       try {
         assert.equal((await tcpRoundTrip(V4, hostPort, 'now it listens')).toString(), 'now it listens');
         assert.equal(proxy.child.exitCode, null, 'the proxy survived the refusal');

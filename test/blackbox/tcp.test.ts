@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { afterEach, describe, it } from 'node:test';
 import { connectTcp, readToEnd, tcpRoundTrip } from '../helpers/client.ts';
-import { echo, replyAfterEof, startTcpBackend, type TcpBackend, type TcpBehaviour } from '../helpers/echo.ts';
+import { echo, replyAfterEof, startTcpBackend, type TcpBackend, type TcpBehaviour } from '../helpers/backends.ts';
 import { MODES, startMapped } from '../helpers/mapping.ts';
 import { LOOPBACK, needsIpv6 } from '../helpers/net.ts';
 import { killAll } from '../helpers/spawn-proxy.ts';

@@ -4,13 +4,13 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { udpClient } from '../helpers/client.ts';
-import { type UdpBackend, startUdpBackend } from '../helpers/echo.ts';
+import { type UdpBackend, startUdpBackend } from '../helpers/backends.ts';
 import { startMapped } from '../helpers/mapping.ts';
 import { LOOPBACK } from '../helpers/net.ts';
 import { killAll } from '../helpers/spawn-proxy.ts';
 import { needs } from '../helpers/target.ts';
 import { STEP_MS, withTimeout } from '../helpers/timeout.ts';
+import { udpClient } from '../helpers/udp-client.ts';
 
 const V4 = LOOPBACK.v4;
 const TIMEOUT_MS = 1_000;

@@ -2,8 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
-import { type UdpClient, udpClient } from '../helpers/client.ts';
-import { type UdpBackend, startUdpBackend } from '../helpers/echo.ts';
+import { type UdpBackend, startUdpBackend } from '../helpers/backends.ts';
 import { MODES, startMapped } from '../helpers/mapping.ts';
 import { LOOPBACK, needsIpv6 } from '../helpers/net.ts';
 import { icmpInDestUnreachs, isRunning } from '../helpers/proc.ts';
@@ -11,6 +10,7 @@ import { killAll } from '../helpers/spawn-proxy.ts';
 import { allOf, needs } from '../helpers/target.ts';
 import { STEP_MS, pollUntil } from '../helpers/timeout.ts';
 import { reservePort } from '../helpers/ports.ts';
+import { type UdpClient, udpClient } from '../helpers/udp-client.ts';
 
 const V4 = LOOPBACK.v4;
 const CLIENTS = 50;

@@ -7,11 +7,12 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { sha256, tcpRoundTrip, udpClient } from '../helpers/client.ts';
-import { replyAfterEof, startTcpBackend, startUdpBackend } from '../helpers/echo.ts';
+import { sha256, tcpRoundTrip } from '../helpers/client.ts';
+import { replyAfterEof, startTcpBackend, startUdpBackend } from '../helpers/backends.ts';
 import { LOOPBACK, needsIpv6 } from '../helpers/net.ts';
 import { PROXY_BIN, needs } from '../helpers/target.ts';
 import { V28Proxy, type V28Options } from './v28-harness.ts';
+import { udpClient } from '../helpers/udp-client.ts';
 
 const FAMILIES = [
   { name: 'IPv4', host: LOOPBACK.v4, options: {} },

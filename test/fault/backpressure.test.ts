@@ -8,12 +8,13 @@ import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { pollUntil, withTimeout } from '../helpers/timeout.ts';
-import { startBackend, type Backend } from './helpers/backends.ts';
+import { startTcpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { killFaultProxies, startFaultProxy } from './helpers/proxy.ts';
-import { DATA_PATHS, MiB, V4, size, type DataPathName } from './helpers/settings.ts';
+import { DATA_PATHS, MiB, V4, size, type DataPathName, CONTAINER } from './helpers/settings.ts';
 import { rssBytes } from './helpers/sysinfo.ts';
-import { connect, drain, flood, type Flood } from './helpers/traffic.ts';
 import { fmt } from '../helpers/stats.ts';
+import { drain, flood, type Flood } from '../helpers/keystream.ts';
+import { connectTcp } from '../helpers/client.ts';
 
 const OFFERED = size(128, 256) * MiB;
 const RSS_BOUND = 64 * MiB;
@@ -21,7 +22,7 @@ const RSS_BOUND = 64 * MiB;
 const QUIET_MS = 500;
 const TRANSFER_MS = 60_000;
 
-const backends: Backend[] = [];
+const backends: TcpBackend[] = [];
 after(async () => {
   await killFaultProxies();
   await Promise.all(backends.map((b) => b.close()));
@@ -62,18 +63,18 @@ async function floodAgainstStalledReader(dataPath: DataPathName, direction: Dire
   const containerFloods = direction.startsWith('container');
   let containerFlood: Flood | undefined;
   let connections = 0;
-  const backend = await startBackend((sock) => {
+  const backend = await startTcpBackend(V4, (sock) => {
     connections += 1;
     if (connections === 1) sock.pipe(sock); // the warm-up connection: an echo
     else if (containerFloods) containerFlood = flood(sock, seed, OFFERED);
     else sock.pause(); // the container stops reading
-  });
+  }, CONTAINER);
   backends.push(backend);
   const proxy = await startFaultProxy({ proto: 'tcp', containerPort: backend.port, dataPath });
   const started = performance.now();
 
   // Warm-up: 8 MiB through the proxy and back, so that buffers allocated once count in the baseline.
-  const warm = await connect(proxy.hostPort, V4);
+  const warm = await connectTcp(V4, proxy.hostPort, { noDelay: true });
   try {
     const echoed = drain(warm);
     const sent = flood(warm, 'warm', 8 * MiB);
@@ -85,7 +86,7 @@ async function floodAgainstStalledReader(dataPath: DataPathName, direction: Dire
   const baselineRss = rssBytes(proxy.pid);
 
   const accepted = backend.nextConnection(); // asked before connecting, so that it cannot be missed
-  const client = await connect(proxy.hostPort, V4);
+  const client = await connectTcp(V4, proxy.hostPort, { noDelay: true });
   let container: net.Socket | undefined;
   try {
     container = await withTimeout(accepted, 5_000, 'the container to accept');

@@ -15,12 +15,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { pollUntil } from '../helpers/timeout.ts';
-import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts';
+import { echo, startTcpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { killFaultProxies, startFaultProxy } from './helpers/proxy.ts';
-import { DATA_PATHS, V4, size, type DataPathName } from './helpers/settings.ts';
+import { DATA_PATHS, V4, size, type DataPathName, CONTAINER } from './helpers/settings.ts';
 import { atBaseline, baselineAfter, cpuSeconds, fdKinds, TICK_SECONDS, type FdKinds } from './helpers/sysinfo.ts';
-import { echoOnce } from './helpers/traffic.ts';
 import { fmt, quantile } from '../helpers/stats.ts';
+import { echoOnce } from '../helpers/client.ts';
 
 const CONNECTIONS = size(5_000, 30_000);
 const WARM_UP = 1_000;
@@ -33,7 +33,7 @@ const CPU_SLACK_S = (2 * TICK_SECONDS) / BLOCK;
 /** Idle pipes the splice pool may keep (16 pipes = 32 fds, native/pipe-pool.h). */
 const POOL_FDS = 32;
 
-const backends: Backend[] = [];
+const backends: TcpBackend[] = [];
 after(async () => {
   await killFaultProxies();
   await Promise.all(backends.map((b) => b.close()));
@@ -52,12 +52,12 @@ interface Observed {
 }
 
 async function churn(dataPath: DataPathName): Promise<Observed> {
-  const backend = await startBackend(echoBehaviour);
+  const backend = await startTcpBackend(V4, echo, CONTAINER);
   backends.push(backend);
   const proxy = await startFaultProxy({ proto: 'tcp', containerPort: backend.port, dataPath });
   const payload = Buffer.from('x'.repeat(64));
   const baseline = await baselineAfter(proxy.pid, async () => {
-    for (let i = 0; i < WARM_UP; i += 1) await echoOnce(proxy.hostPort, V4, payload, CONNECTION_MS);
+    for (let i = 0; i < WARM_UP; i += 1) await echoOnce(V4, proxy.hostPort, payload, CONNECTION_MS);
   });
 
   const latencies: number[] = [];
@@ -67,7 +67,7 @@ async function churn(dataPath: DataPathName): Promise<Observed> {
   for (let i = 0; i < CONNECTIONS; i += 1) {
     if (i === 0 || i === BLOCK || i === CONNECTIONS - BLOCK) cpuAt.set(i, cpuSeconds(proxy.pid));
     try {
-      latencies.push(await echoOnce(proxy.hostPort, V4, payload, CONNECTION_MS));
+      latencies.push(await echoOnce(V4, proxy.hostPort, payload, CONNECTION_MS));
     } catch (error) {
       latencies.push(CONNECTION_MS);
       failures.push(`#${i}: ${String(error)}`);

@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { pollUntil } from '../helpers/timeout.ts';
-import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts';
+import { echo, startTcpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { killFaultProxies, startFaultProxy } from './helpers/proxy.ts';
-import { DATA_PATHS, V4, size, type DataPathName } from './helpers/settings.ts';
+import { DATA_PATHS, V4, size, type DataPathName, CONTAINER } from './helpers/settings.ts';
 import { atBaseline, baselineAfter, fdKinds, nofileLimit, raiseOwnNofile, type FdKinds } from './helpers/sysinfo.ts';
-import { closed, connect, echoOnce, readExactly } from './helpers/traffic.ts';
 import { fmt } from '../helpers/stats.ts';
+import { closed, connectTcp, echoOnce, readExactly } from '../helpers/client.ts';
 
 const TARGET = size(1_000, 10_000);
 const BATCH = 250;
@@ -39,7 +39,7 @@ function plan(dataPath: DataPathName): { connections: number; proxyNofile: numbe
     : '';
   return { connections, proxyNofile, note };
 }
-const backends: Backend[] = [];
+const backends: TcpBackend[] = [];
 after(async () => {
   await killFaultProxies();
   await Promise.all(backends.map((b) => b.close()));
@@ -67,10 +67,10 @@ async function inBatches(count: number, work: (index: number) => Promise<void>, 
 }
 
 async function holdMany(dataPath: DataPathName, connections: number, proxyNofile: number): Promise<Observed> {
-  const backend = await startBackend(echoBehaviour);
+  const backend = await startTcpBackend(V4, echo, CONTAINER);
   backends.push(backend);
   const proxy = await startFaultProxy({ proto: 'tcp', containerPort: backend.port, dataPath, nofile: proxyNofile });
-  const baseline = await baselineAfter(proxy.pid, () => echoOnce(proxy.hostPort, V4, Buffer.from('warm up'), STEP_MS));
+  const baseline = await baselineAfter(proxy.pid, () => echoOnce(V4, proxy.hostPort, Buffer.from('warm up'), STEP_MS));
 
   const socks: net.Socket[] = new Array<net.Socket>(connections);
   const failures: string[] = [];
@@ -85,7 +85,7 @@ async function holdMany(dataPath: DataPathName, connections: number, proxyNofile
   };
   try {
     await inBatches(connections, async (index) => {
-      const sock = await connect(proxy.hostPort, V4, STEP_MS);
+      const sock = await connectTcp(V4, proxy.hostPort, { ms: STEP_MS, noDelay: true });
       sock.on('error', () => undefined);
       socks[index] = sock;
       await exchange(index, 1);

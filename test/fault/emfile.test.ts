@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { pollUntil } from '../helpers/timeout.ts';
-import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts';
+import { echo, startTcpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { killFaultProxies, startFaultProxy } from './helpers/proxy.ts';
-import { DATA_PATHS, V4, size, type DataPathName } from './helpers/settings.ts';
+import { DATA_PATHS, V4, size, type DataPathName, CONTAINER } from './helpers/settings.ts';
 import { atBaseline, baselineAfter, cpuDuring, fdKinds } from './helpers/sysinfo.ts';
-import { connect, echoOnce, readExactly } from './helpers/traffic.ts';
 import { fmt } from '../helpers/stats.ts';
 import { scrape } from '../helpers/exposition.ts';
+import { connectTcp, echoOnce, readExactly } from '../helpers/client.ts';
 
 /**
  * Soft and hard limits: room for Node's own ~20 descriptors and a few dozen connections. Two
@@ -29,7 +29,7 @@ const POOL_FDS = 32;
 /** Lines per 10 s window the throttle may write for one cause, and the causes we expect. */
 const LINES_PER_WINDOW = 5;
 
-const backends: Backend[] = [];
+const backends: TcpBackend[] = [];
 after(async () => {
   await killFaultProxies();
   await Promise.all(backends.map((b) => b.close()));
@@ -41,7 +41,7 @@ type Outcome = { held: net.Socket } | { refused: string };
 async function tryHold(port: number, index: number): Promise<Outcome> {
   let sock: net.Socket | undefined;
   try {
-    sock = await connect(port, V4, 3_000);
+    sock = await connectTcp(V4, port, { ms: 3_000, noDelay: true });
     sock.on('error', () => undefined);
     const payload = Buffer.from(`hold ${index}`);
     const echoed = readExactly(sock, payload.length, 3_000, `echo on held connection ${index}`);
@@ -72,11 +72,11 @@ interface Observed {
 
 /** Exhausts the proxy's descriptors, releases them, and records what happened. */
 async function exhaustAndRelease(dataPath: DataPathName, nofile: number): Promise<Observed> {
-  const backend = await startBackend(echoBehaviour);
+  const backend = await startTcpBackend(V4, echo, CONTAINER);
   backends.push(backend);
   const proxy = await startFaultProxy({ proto: 'tcp', containerPort: backend.port, dataPath, nofile, logFile: true, metrics: true });
   const started = performance.now();
-  const baseline = await baselineAfter(proxy.pid, () => echoOnce(proxy.hostPort, V4, Buffer.from('warm up'), 5_000));
+  const baseline = await baselineAfter(proxy.pid, () => echoOnce(V4, proxy.hostPort, Buffer.from('warm up'), 5_000));
 
   // Exhaust: attempts in small parallel batches (each attempt has its own deadlines).
   const held: net.Socket[] = [];
@@ -107,7 +107,7 @@ async function exhaustAndRelease(dataPath: DataPathName, nofile: number): Promis
   let lastError = '';
   await pollUntil(async () => {
     try {
-      await echoOnce(proxy.hostPort, V4, Buffer.from('after release'), 2_000);
+      await echoOnce(V4, proxy.hostPort, Buffer.from('after release'), 2_000);
       return true;
     } catch (error) {
       lastError = String(error);

@@ -8,9 +8,9 @@ import type dgram from 'node:dgram';
 import { after, describe, it } from 'node:test';
 import { bindUdp, closeSocket, portOf } from '../helpers/net.ts';
 import { withTimeout } from '../helpers/timeout.ts';
-import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts';
+import { echo, startTcpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { killFaultProxies, tempDir, tryStartFaultProxy } from './helpers/proxy.ts';
-import { DATA_PATHS, V4, size } from './helpers/settings.ts';
+import { DATA_PATHS, V4, size, CONTAINER } from './helpers/settings.ts';
 import { cpuDuring } from './helpers/sysinfo.ts';
 import { fmt } from '../helpers/stats.ts';
 
@@ -21,7 +21,7 @@ const WINDOW_MS = 1_000;
 const HUGE = size(['1000h', '9'.repeat(400)], ['1000h', '2562047h', '9'.repeat(400)]);
 
 const sockets: dgram.Socket[] = [];
-const backends: Backend[] = [];
+const backends: TcpBackend[] = [];
 after(async () => {
   await killFaultProxies();
   await Promise.all(sockets.map((sock) => closeSocket(sock)));
@@ -55,7 +55,7 @@ describe('huge durations do not turn timers into busy loops', { timeout: 60_000 
     });
 
     it(`DOCKER_PROXY_METRICS_INTERVAL=${shown}: a proxy writing a metrics file stays idle`, async () => {
-      const backend = await startBackend(echoBehaviour);
+      const backend = await startTcpBackend(V4, echo, CONTAINER);
       backends.push(backend);
       const started = await tryStartFaultProxy({ proto: 'tcp', containerPort: backend.port,
         env: { DOCKER_PROXY_METRICS_DIR: tempDir('fault-metrics-dir-'), DOCKER_PROXY_METRICS_INTERVAL: duration } });

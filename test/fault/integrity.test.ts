@@ -5,18 +5,19 @@ import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { withTimeout } from '../helpers/timeout.ts';
-import { startBackend, type Backend } from './helpers/backends.ts';
+import { startTcpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { killFaultProxies, startFaultProxy } from './helpers/proxy.ts';
-import { DATA_PATHS, MiB, V4, size } from './helpers/settings.ts';
-import { connect, drain, flood, keystreamDigest, type Drain } from './helpers/traffic.ts';
+import { DATA_PATHS, MiB, V4, size, CONTAINER } from './helpers/settings.ts';
 import { fmt } from '../helpers/stats.ts';
+import { drain, flood, keystreamDigest, type Drain } from '../helpers/keystream.ts';
+import { connectTcp } from '../helpers/client.ts';
 
 const CONNECTIONS = size(4, 8);
 const BYTES = size(8, 32) * MiB;
 /** Each connection starts with its index, padded to this many bytes. */
 const HEADER_BYTES = 8;
 
-const backends: Backend[] = [];
+const backends: TcpBackend[] = [];
 after(async () => {
   await killFaultProxies();
   await Promise.all(backends.map((b) => b.close()));
@@ -28,7 +29,7 @@ describe(`integrity: ${CONNECTIONS} connections × ${BYTES / MiB} MiB each way a
       // The container reads each connection to its end while sending its own stream, named by
       // the first line the client sends ("<index>\n"), so that the test knows what to expect.
       const atContainer = new Map<number, Promise<{ bytes: number; sha256: string; error: string | undefined }>>();
-      const backend = await startBackend((sock: net.Socket) => {
+      const backend = await startTcpBackend(V4, (sock: net.Socket) => {
         const onReadable = (): void => {
           const head: unknown = sock.read(HEADER_BYTES);
           if (!Buffer.isBuffer(head)) return; // not all of it yet: the next 'readable' brings more
@@ -42,14 +43,14 @@ describe(`integrity: ${CONNECTIONS} connections × ${BYTES / MiB} MiB each way a
           flood(sock, `down ${dataPath} ${index}`, BYTES);
         };
         sock.on('readable', onReadable);
-      });
+      }, CONTAINER);
       backends.push(backend);
       const proxy = await startFaultProxy({ proto: 'tcp', containerPort: backend.port, dataPath });
       const started = performance.now();
       const clients: net.Socket[] = [];
       try {
         const results = await withTimeout(Promise.all(Array.from({ length: CONNECTIONS }, async (_, index) => {
-          const sock = await connect(proxy.hostPort, V4);
+          const sock = await connectTcp(V4, proxy.hostPort, { noDelay: true });
           clients.push(sock);
           const down: Drain = drain(sock);
           sock.write(`${String(index).padEnd(HEADER_BYTES - 1)}\n`);

@@ -10,12 +10,12 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pollUntil, withTimeout } from '../helpers/timeout.ts';
-import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts';
+import { echo as echoBack, startTcpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { killFaultProxies, startFaultProxy, type FaultProxy } from './helpers/proxy.ts';
-import { V4, size } from './helpers/settings.ts';
-import { echoOnce } from './helpers/traffic.ts';
+import { V4, size, CONTAINER } from './helpers/settings.ts';
 import { fmt, quantile } from '../helpers/stats.ts';
 import { httpRequest } from '../helpers/http.ts';
+import { echoOnce } from '../helpers/client.ts';
 
 /** src/metrics/http-server.ts: request, header and idle timeout; connection cap. */
 const REQUEST_TIMEOUT_MS = 5_000;
@@ -29,7 +29,7 @@ const LATENCY_FACTOR = 10;
 const LATENCY_SLACK_MS = 50;
 const SCRAPE_MS = 1_000;
 
-const backends: Backend[] = [];
+const backends: TcpBackend[] = [];
 const raw = new Set<net.Socket>();
 after(async () => {
   for (const sock of raw) sock.destroy();
@@ -88,11 +88,11 @@ describe('metrics endpoint abuse does not stall forwarding or a legitimate scrap
   let hostileOpen = 0;
 
   before(async () => {
-    const backend = await startBackend(echoBehaviour);
+    const backend = await startTcpBackend(V4, echoBack, CONTAINER);
     backends.push(backend);
     proxy = await startFaultProxy({ proto: 'tcp', containerPort: backend.port, metrics: true });
     const { hostPort, metricsPort } = proxy;
-    const echo = (): Promise<number> => echoOnce(hostPort, V4, Buffer.from('forwarding'), 5_000);
+    const echo = (): Promise<number> => echoOnce(V4, hostPort, Buffer.from('forwarding'), 5_000);
     const timedScrape = async (): Promise<number> => {
       const start = performance.now();
       const answer = await httpRequest(metricsPort, '/metrics', 'GET', SCRAPE_MS);
@@ -181,13 +181,13 @@ describe('metrics endpoint abuse does not stall forwarding or a legitimate scrap
 
 describe(`more idle sockets than the endpoint's cap (${MAX_CONNECTIONS})`, { timeout: 60_000 }, () => {
   it('forwarding is untouched, and scrapes answer again once the idle sockets time out', async () => {
-    const backend = await startBackend(echoBehaviour);
+    const backend = await startTcpBackend(V4, echoBack, CONTAINER);
     backends.push(backend);
     const proxy = await startFaultProxy({ proto: 'tcp', containerPort: backend.port, metrics: true });
     const idle = [];
     for (let i = 0; i < MAX_CONNECTIONS + 44; i += 1) idle.push(await rawConnection(proxy.metricsPort));
     const saturated = performance.now();
-    const echoMs = await echoOnce(proxy.hostPort, V4, Buffer.from('forwarding'), 2_000);
+    const echoMs = await echoOnce(V4, proxy.hostPort, Buffer.from('forwarding'), 2_000);
     let refused = 0;
     let answered = Number.NaN;
     await pollUntil(async () => {

@@ -9,14 +9,14 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pollUntil, withTimeout } from '../helpers/timeout.ts';
-import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts';
+import { echo as echoBack, startTcpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { killFaultProxies, spawnRaw } from './helpers/proxy.ts';
 import { osChosenPort } from '../helpers/ports.ts';
-import { MiB, V4, size } from './helpers/settings.ts';
+import { MiB, V4, size, CONTAINER } from './helpers/settings.ts';
 import { fdTotal, rssBytes } from './helpers/sysinfo.ts';
-import { echoOnce } from './helpers/traffic.ts';
 import { fmt, quantile } from '../helpers/stats.ts';
 import { httpRequest } from '../helpers/http.ts';
+import { echoOnce } from '../helpers/client.ts';
 
 const FILLER_HOST = '127.0.0.3';
 const MAPPINGS = 1000;
@@ -33,7 +33,7 @@ const LATENCY_SLACK_MS = 50;
 /** A scrape of 1000 mappings on a loaded 2-core machine. */
 const SCRAPE_MS = 2_000;
 
-const backends: Backend[] = [];
+const backends: TcpBackend[] = [];
 const hostile = new Set<net.Socket>();
 after(async () => {
   for (const sock of hostile) sock.destroy();
@@ -67,7 +67,7 @@ describe(`${CLIENTS} clients pipelining ${PIPELINED} × GET /metrics at ${MAPPIN
   let closedAfterMs = Number.NaN;
 
   before(async () => {
-    const backend = await startBackend(echoBehaviour);
+    const backend = await startTcpBackend(V4, echoBack, CONTAINER);
     backends.push(backend);
     const [hostPort, metricsPort] = [await osChosenPort('tcp', V4), await osChosenPort('tcp', V4)];
     // One mapping to forward through; the others make the exposition large. Their OS-chosen ports
@@ -78,7 +78,7 @@ describe(`${CLIENTS} clients pipelining ${PIPELINED} × GET /metrics at ${MAPPIN
     const { pid } = raw.child;
     if (pid === undefined || raw.pipe === undefined) throw new Error('could not spawn the proxy');
     assert.equal(await withTimeout(raw.pipe.head, 30_000, 'fd 3 status'), '0\n', raw.stderr());
-    const echo = (): Promise<number> => echoOnce(hostPort, V4, Buffer.from('forwarding'), 5_000);
+    const echo = (): Promise<number> => echoOnce(V4, hostPort, Buffer.from('forwarding'), 5_000);
     const timedScrape = async (): Promise<number> => {
       const start = performance.now();
       const answer = await httpRequest(metricsPort, '/metrics', 'GET', SCRAPE_MS);

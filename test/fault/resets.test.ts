@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { pollUntil, withTimeout } from '../helpers/timeout.ts';
-import { startBackend, type Backend } from './helpers/backends.ts';
+import { startTcpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { killFaultProxies, startFaultProxy } from './helpers/proxy.ts';
-import { DATA_PATHS, MiB, V4, size, type DataPathName } from './helpers/settings.ts';
+import { DATA_PATHS, MiB, V4, size, type DataPathName, CONTAINER } from './helpers/settings.ts';
 import { atBaseline, baselineAfter, fdKinds, type FdKinds } from './helpers/sysinfo.ts';
-import { connect, drain, echoOnce, flood, peerGone, type Drain } from './helpers/traffic.ts';
 import { fmt, quantile } from '../helpers/stats.ts';
+import { drain, flood, type Drain } from '../helpers/keystream.ts';
+import { connectTcp, echoOnce, peerGone } from '../helpers/client.ts';
 
 const CONNECTIONS = size(8, 32);
 /** Each direction of each connection has moved at least this much before the reset. */
@@ -22,7 +23,7 @@ const ENDLESS = 64 * 1024 * MiB;
 const PROMPT_MS = 2_000;
 const POOL_FDS = 32;
 
-const backends: Backend[] = [];
+const backends: TcpBackend[] = [];
 after(async () => {
   await killFaultProxies();
   await Promise.all(backends.map((b) => b.close()));
@@ -47,12 +48,12 @@ interface Observed {
 }
 
 async function resetMidTransfer(dataPath: DataPathName, resetter: Side): Promise<Observed> {
-  const backend = await startBackend(() => undefined); // each connection is driven by the test
+  const backend = await startTcpBackend(V4, () => undefined, CONTAINER); // each connection is driven by the test
   backends.push(backend);
   const proxy = await startFaultProxy({ proto: 'tcp', containerPort: backend.port, dataPath });
   const baseline = await baselineAfter(proxy.pid, async () => {
     const accepted = backend.nextConnection();
-    const warm = await connect(proxy.hostPort, V4);
+    const warm = await connectTcp(V4, proxy.hostPort, { noDelay: true });
     const echoing = await withTimeout(accepted, 5_000, 'the container to accept');
     echoing.pipe(echoing);
     warm.end();
@@ -64,7 +65,7 @@ async function resetMidTransfer(dataPath: DataPathName, resetter: Side): Promise
   try {
     for (let i = 0; i < CONNECTIONS; i += 1) {
       const accepted = backend.nextConnection();
-      const client = await connect(proxy.hostPort, V4);
+      const client = await connectTcp(V4, proxy.hostPort, { noDelay: true });
       const container = await withTimeout(accepted, 5_000, 'the container to accept');
       client.on('error', () => undefined);
       const pair = { client, container, atClient: drain(client), atContainer: drain(container) };
@@ -92,7 +93,7 @@ async function resetMidTransfer(dataPath: DataPathName, resetter: Side): Promise
     const final = fdKinds(proxy.pid); // before the next connection, which is more sockets for a while
     // Still serving, for the next case and as a check that nothing broke.
     const accepted = backend.nextConnection();
-    const echoed = echoOnce(proxy.hostPort, V4, Buffer.from('after resets'), 5_000);
+    const echoed = echoOnce(V4, proxy.hostPort, Buffer.from('after resets'), 5_000);
     const echoing = await withTimeout(accepted, 5_000, 'the container to accept');
     echoing.pipe(echoing);
     await echoed;

@@ -7,26 +7,26 @@ import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { pollUntil, withTimeout } from '../helpers/timeout.ts';
-import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts';
+import { echo, startTcpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { killFaultProxies, startFaultProxy } from './helpers/proxy.ts';
-import { DATA_PATHS, V4, size, type DataPathName } from './helpers/settings.ts';
+import { DATA_PATHS, V4, size, type DataPathName, CONTAINER } from './helpers/settings.ts';
 import { atBaseline, baselineAfter, fdKinds, type FdKinds } from './helpers/sysinfo.ts';
-import { connect, echoOnce, peerGone, readExactly } from './helpers/traffic.ts';
 import { fmt } from '../helpers/stats.ts';
+import { connectTcp, echoOnce, peerGone, readExactly } from '../helpers/client.ts';
 
 const RESTARTS = size(3, 10);
 const GAP_ATTEMPTS = 5;
 const PROMPT_MS = 2_000;
 const POOL_FDS = 32;
 
-let current: Backend | undefined;
+let current: TcpBackend | undefined;
 after(async () => {
   await killFaultProxies();
   await current?.close();
 });
 
 /** Replaces the running container (closing the old one) by `next`. */
-async function replaceContainer(next: () => Promise<Backend>): Promise<Backend> {
+async function replaceContainer(next: () => Promise<TcpBackend>): Promise<TcpBackend> {
   await current?.close();
   current = undefined;
   current = await next();
@@ -34,12 +34,12 @@ async function replaceContainer(next: () => Promise<Backend>): Promise<Backend> 
 }
 
 /** Starts the echo container on `port`, retrying while the port is briefly unavailable. */
-async function startOn(port: number): Promise<Backend> {
-  let backend: Backend | undefined;
+async function startOn(port: number): Promise<TcpBackend> {
+  let backend: TcpBackend | undefined;
   let lastError = '';
   await pollUntil(async () => {
     try {
-      backend = await startBackend(echoBehaviour, port);
+      backend = await startTcpBackend(V4, echo, { ...CONTAINER, port });
       return true;
     } catch (error) {
       lastError = String(error);
@@ -55,7 +55,7 @@ async function attemptInGap(port: number): Promise<number | 'served' | 'hung'> {
   const start = performance.now();
   let sock: net.Socket | undefined;
   try {
-    sock = await connect(port, V4, PROMPT_MS);
+    sock = await connectTcp(V4, port, { ms: PROMPT_MS, noDelay: true });
     sock.on('error', () => undefined);
     sock.write('anyone there?');
     await readExactly(sock, 1, PROMPT_MS, 'a reply during the gap');
@@ -77,14 +77,14 @@ interface Observed {
 }
 
 async function restartRepeatedly(dataPath: DataPathName): Promise<Observed> {
-  const { port } = await replaceContainer(() => startBackend(echoBehaviour));
+  const { port } = await replaceContainer(() => startTcpBackend(V4, echo, CONTAINER));
   const proxy = await startFaultProxy({ proto: 'tcp', containerPort: port, dataPath });
-  const baseline = await baselineAfter(proxy.pid, () => echoOnce(proxy.hostPort, V4, Buffer.from('warm up'), 5_000));
+  const baseline = await baselineAfter(proxy.pid, () => echoOnce(V4, proxy.hostPort, Buffer.from('warm up'), 5_000));
   const liveEndMs: number[] = [];
   const gap: Array<number | 'served' | 'hung'> = [];
   const firstAfterRestartMs: number[] = [];
   for (let round = 0; round < RESTARTS; round += 1) {
-    const live = await connect(proxy.hostPort, V4);
+    const live = await connectTcp(V4, proxy.hostPort, { noDelay: true });
     live.on('error', () => undefined);
     try {
       const echoed = readExactly(live, 4, 5_000, 'echo on the live connection');
@@ -104,7 +104,7 @@ async function restartRepeatedly(dataPath: DataPathName): Promise<Observed> {
     for (let i = 0; i < GAP_ATTEMPTS; i += 1) gap.push(await attemptInGap(proxy.hostPort));
     await replaceContainer(() => startOn(port));
     const restarted = performance.now();
-    await echoOnce(proxy.hostPort, V4, Buffer.from(`round ${round}`), 5_000);
+    await echoOnce(V4, proxy.hostPort, Buffer.from(`round ${round}`), 5_000);
     firstAfterRestartMs.push(performance.now() - restarted);
   }
   try {

@@ -11,11 +11,12 @@ import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { withTimeout } from '../helpers/timeout.ts';
-import { echoBehaviour, startBackend, type Backend } from './helpers/backends.ts';
+import { echo, startTcpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { killFaultProxies, startFaultProxy, type FaultProxy } from './helpers/proxy.ts';
+import { CONTAINER, V4 } from './helpers/settings.ts';
 import { httpRequest } from '../helpers/http.ts';
 
-const backends: Backend[] = [];
+const backends: TcpBackend[] = [];
 after(async () => {
   await killFaultProxies();
   await Promise.all(backends.map((b) => b.close()));
@@ -72,7 +73,7 @@ describe('security: listening addresses, methods, paths', { timeout: 60_000 }, (
   const addresses = otherLocalAddresses();
 
   before(async () => {
-    const backend = await startBackend(echoBehaviour);
+    const backend = await startTcpBackend(V4, echo, CONTAINER);
     backends.push(backend);
     proxy = await startFaultProxy({ proto: 'tcp', containerPort: backend.port, metrics: true });
   });
@@ -128,7 +129,7 @@ describe('security: listening addresses, methods, paths', { timeout: 60_000 }, (
   }
 
   it('SIGUSR1 opens no debugger port (no new listening socket, no "Debugger listening")', async () => {
-    const backend = await startBackend(echoBehaviour);
+    const backend = await startTcpBackend(V4, echo, CONTAINER);
     backends.push(backend);
     const proxy = await startFaultProxy({ proto: 'tcp', containerPort: backend.port, metrics: true });
     const before = listeningPorts(proxy.pid);

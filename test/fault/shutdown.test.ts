@@ -9,12 +9,12 @@ import { after, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { bindUdp, closeSocket, portOf } from '../helpers/net.ts';
 import { pollUntil, withTimeout } from '../helpers/timeout.ts';
-import { startBackend, type Backend } from './helpers/backends.ts';
+import { startTcpBackend, type TcpBackend } from '../helpers/backends.ts';
 import { killFaultProxies, startFaultProxy, type FaultProxy } from './helpers/proxy.ts';
-import { DATA_PATHS, V4, size } from './helpers/settings.ts';
+import { DATA_PATHS, V4, size, CONTAINER } from './helpers/settings.ts';
 import { watchExit } from './helpers/sysinfo.ts';
-import { connect } from './helpers/traffic.ts';
 import { fmt } from '../helpers/stats.ts';
+import { connectTcp } from '../helpers/client.ts';
 
 // Hundreds in both runs. The stream path's signal handler waits for the current event-loop turn,
 // which src/proxy/tcp/stream-relay.ts bounds (500 transfers on 2 cores both busy with other work: handler after
@@ -27,7 +27,7 @@ const EXIT_MS = 1_000;
 const FLOWING_BYTES = 16 * 1024;
 const CHUNK = Buffer.alloc(64 * 1024, 'shutdown ');
 
-const backends: Backend[] = [];
+const backends: TcpBackend[] = [];
 const udpSockets: dgram.Socket[] = [];
 after(async () => {
   await killFaultProxies();
@@ -87,13 +87,13 @@ describe(`shutdown: SIGTERM and SIGINT with ${TRANSFERS} live TCP transfers exit
         // All connections are made first and the data starts after: under a flood, a Node process
         // (this one as much as the proxy) accepts new connections slowly, which is not tested here.
         const containerSockets: net.Socket[] = [];
-        const backend = await startBackend((sock) => containerSockets.push(sock));
+        const backend = await startTcpBackend(V4, (sock) => containerSockets.push(sock), CONTAINER);
         backends.push(backend);
         const proxy = await startFaultProxy({ proto: 'tcp', containerPort: backend.port, dataPath, logFile: true });
         const clients: net.Socket[] = [];
         try {
           for (let i = 0; i < TRANSFERS; i += 50) {
-            clients.push(...await Promise.all(Array.from({ length: Math.min(50, TRANSFERS - i) }, () => connect(proxy.hostPort, V4))));
+            clients.push(...await Promise.all(Array.from({ length: Math.min(50, TRANSFERS - i) }, () => connectTcp(V4, proxy.hostPort, { noDelay: true }))));
           }
           await pollUntil(() => containerSockets.length === TRANSFERS, 10_000, `the container to accept ${TRANSFERS} connections`);
           const sides = [...clients, ...containerSockets].map(pump);

@@ -1,17 +1,27 @@
-// Clients that talk to the proxy's host port, with a deadline on every wait.
+// TCP clients that talk to the proxy's host port, with a deadline on every wait.
 import { createHash } from 'node:crypto';
-import dgram from 'node:dgram';
 import net from 'node:net';
-import { bindUdp } from './net.ts';
 import { STEP_MS, withTimeout } from './timeout.ts';
 
-/** Connects with allowHalfOpen, so the test decides when its side sends FIN. */
-export async function connectTcp(host: string, port: number): Promise<net.Socket> {
-  const sock = net.connect({ host, port, allowHalfOpen: true });
-  await withTimeout(new Promise<void>((resolve, reject) => {
-    sock.once('connect', resolve);
-    sock.once('error', reject);
-  }), STEP_MS, `connect to ${host}:${port}`);
+export interface ConnectOptions {
+  /** Deadline for the handshake (default STEP_MS). */
+  readonly ms?: number;
+  /** Disable Nagle, where latencies are measured. */
+  readonly noDelay?: boolean;
+}
+
+/** Connects with allowHalfOpen, so the test decides when its side sends FIN; a failed connect leaves no socket behind. */
+export async function connectTcp(host: string, port: number, opts: ConnectOptions = {}): Promise<net.Socket> {
+  const sock = net.connect({ host, port, allowHalfOpen: true, noDelay: opts.noDelay ?? false });
+  try {
+    await withTimeout(new Promise<void>((resolve, reject) => {
+      sock.once('connect', resolve);
+      sock.once('error', reject);
+    }), opts.ms ?? STEP_MS, `connect to ${host}:${port}`);
+  } catch (error) {
+    sock.destroy();
+    throw error;
+  }
   return sock;
 }
 
@@ -38,53 +48,85 @@ export async function tcpRoundTrip(host: string, port: number, payload: Buffer |
   }
 }
 
+/** Hex sha256 of `data`, for comparing what went in with what came out. */
 export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** A datagram the client received, with the port it came from. */
-export interface Reply { readonly payload: Buffer; readonly fromPort: number }
-
-/** A UDP client socket with a queue of received datagrams. */
-export interface UdpClient {
-  readonly socket: dgram.Socket;
-  send(payload: Buffer | string, port: number): Promise<void>;
-  /** The next datagram received (already queued or still to come). */
-  next(ms?: number): Promise<Reply>;
-  /** send() then next(): one request/response. */
-  request(payload: Buffer | string, port: number, ms?: number): Promise<Reply>;
-  close(): Promise<void>;
+/** Resolves with the first `length` bytes `sock` receives, or rejects on end, error or timeout. */
+export function readExactly(sock: net.Socket, length: number, ms: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let have = 0;
+  let cleanup = (): void => undefined;
+  const result = new Promise<Buffer>((resolve, reject) => {
+    const onData = (data: Buffer): void => {
+      chunks.push(data);
+      have += data.length;
+      if (have >= length) {
+        cleanup();
+        resolve(Buffer.concat(chunks).subarray(0, length));
+      }
+    };
+    const onEnd = (): void => {
+      cleanup();
+      reject(new Error(`connection ended after ${have} of ${length} bytes: ${what}`));
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(error);
+    };
+    cleanup = () => {
+      sock.off('data', onData);
+      sock.off('end', onEnd);
+      sock.off('close', onEnd);
+      sock.off('error', onError);
+    };
+    sock.on('data', onData);
+    sock.once('end', onEnd);
+    sock.once('close', onEnd);
+    sock.once('error', onError);
+  });
+  return withTimeout(result, ms, what).finally(cleanup);
 }
 
-/** A UDP client bound to an OS-chosen port on `host`, sending to `host`. */
-export async function udpClient(host: string): Promise<UdpClient> {
-  const socket = await bindUdp(host);
-  const queue: Reply[] = [];
-  const waiters: Array<(msg: Reply) => void> = [];
-  socket.on('message', (payload, rinfo) => {
-    const msg = { payload, fromPort: rinfo.port };
-    const waiter = waiters.shift();
-    if (waiter === undefined) queue.push(msg);
-    else waiter(msg);
+/** Resolves once `sock` has closed (after a FIN, a reset or destroy), or rejects after `ms`. */
+export function closed(sock: net.Socket, ms: number, what: string): Promise<void> {
+  return withTimeout(new Promise<void>((resolve) => {
+    if (sock.destroyed) resolve();
+    else sock.once('close', () => resolve());
+  }), ms, what);
+}
+
+/**
+ * One short connection as the churn and concurrency cases make it: connect, send `payload`, read
+ * its echo, close. Resolves with the milliseconds it took; rejects on any failure or after `ms`.
+ */
+export async function echoOnce(host: string, port: number, payload: Buffer, ms: number): Promise<number> {
+  const start = performance.now();
+  const sock = await connectTcp(host, port, { ms, noDelay: true });
+  try {
+    const echoed = readExactly(sock, payload.length, ms, `echo of ${payload.length} bytes`);
+    sock.write(payload);
+    const got = await echoed;
+    if (!got.equals(payload)) throw new Error('echo differs from what was sent');
+    const elapsed = performance.now() - start;
+    sock.end();
+    await closed(sock, ms, 'close after the echo');
+    return elapsed;
+  } finally {
+    sock.destroy();
+  }
+}
+
+/**
+ * Resolves with the milliseconds from `since()` until `sock` sees its peer go: a FIN ('end'; with
+ * allowHalfOpen the socket stays open for writing), a reset or a close.
+ */
+export function peerGone(sock: net.Socket, since: () => number): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const done = (): void => resolve(performance.now() - since());
+    if (sock.destroyed || sock.readableEnded) done();
+    sock.once('end', done);
+    sock.once('close', done);
   });
-  const send = (payload: Buffer | string, port: number): Promise<void> =>
-    withTimeout(new Promise<void>((resolve, reject) => {
-      socket.send(payload, port, host, (err) => (err ? reject(err) : resolve()));
-    }), STEP_MS, `udp send to ${host}:${port}`);
-  const next = (ms = STEP_MS): Promise<Reply> => {
-    const queued = queue.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    let waiter: ((msg: Reply) => void) | undefined;
-    const wait = new Promise<Reply>((resolve) => { waiter = resolve; waiters.push(resolve); });
-    // A timed-out wait must not swallow a later datagram meant for the next caller.
-    return withTimeout(wait, ms, `udp datagram on ${host}`).finally(() => {
-      const at = waiters.findIndex((w) => w === waiter);
-      if (at >= 0) waiters.splice(at, 1);
-    });
-  };
-  return {
-    socket, send, next,
-    request: async (payload, port, ms) => { await send(payload, port); return next(ms); },
-    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
-  };
 }

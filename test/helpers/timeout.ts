@@ -5,11 +5,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 /** Default deadline for one network round trip or one process event. */
 export const STEP_MS = 5_000;
 
-/** Resolves like `promise`, or rejects after `ms` with "timed out after …: <what>". */
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+/**
+ * Resolves like `promise`, or rejects after `ms` with "timed out after …: <what>". A function for
+ * `what` is called at the deadline, so the message can say how far the wait got.
+ */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${typeof what === 'string' ? what : what()}`)), ms);
   });
   try {
     return await Promise.race([promise, deadline]);

@@ -1,4 +1,5 @@
-// Backends ("containers") for the proxy to forward to, on OS-chosen loopback ports.
+// Backends ("containers") for the proxy to forward to, on loopback: OS-chosen ports, or a given
+// one for a container that "restarts" on the port it had.
 import type dgram from 'node:dgram';
 import type net from 'node:net';
 import { bindUdp, closeSocket, listenTcp, portOf } from './net.ts';
@@ -16,29 +17,61 @@ export const replyAfterEof: TcpBehaviour = (sock) => {
   sock.on('end', () => sock.end(Buffer.concat(chunks)));
 };
 
+/**
+ * Holds the connection and never writes (idle connections for memory figures). It reads only to
+ * see the FIN, which it answers: the server is half-open, and an unanswered FIN would leave the
+ * proxy's side open for ever.
+ */
+export const hold: TcpBehaviour = (sock) => {
+  sock.resume();
+  sock.once('end', () => sock.end());
+};
+
 export interface TcpBackend {
   readonly port: number;
+  /** The accepted connections that are still open. */
+  readonly sockets: ReadonlySet<net.Socket>;
   /** Number of connections accepted so far. */
   accepted(): number;
+  /** Resolves with the next accepted connection; ask before connecting, or it may be missed. */
+  nextConnection(): Promise<net.Socket>;
+  /** Stops listening and destroys every open connection (a container that stops). */
   close(): Promise<void>;
 }
 
-/** A TCP server on `host`:`port` (default OS-chosen) applying `behaviour` to every connection. */
-export async function startTcpBackend(host: string, behaviour: TcpBehaviour, port = 0): Promise<TcpBackend> {
-  const socks = new Set<net.Socket>();
+/** A listen backlog for backends that take bursts of connections (the fault suite's, the bench's). */
+export const DEEP_BACKLOG = 4096;
+
+export interface TcpBackendOptions {
+  /** Listen on this port instead of an OS-chosen one. */
+  readonly port?: number;
+  /** listen(2) backlog, for bursts of connections (Node's default is 511). */
+  readonly backlog?: number;
+  /** Disable Nagle on accepted connections, where latency is measured. */
+  readonly noDelay?: boolean;
+}
+
+/** A TCP server on `host` applying `behaviour` to every connection (half-open allowed). */
+export async function startTcpBackend(host: string, behaviour: TcpBehaviour, opts: TcpBackendOptions = {}): Promise<TcpBackend> {
+  const sockets = new Set<net.Socket>();
+  const waiting: Array<(sock: net.Socket) => void> = [];
   let accepted = 0;
-  const server = await listenTcp({ host, port }, (sock) => {
+  const server = await listenTcp({ host, port: opts.port, backlog: opts.backlog }, (sock) => {
     accepted += 1;
-    socks.add(sock);
-    sock.on('error', () => undefined); // a reset from the proxy is not the test's concern here
-    sock.on('close', () => socks.delete(sock));
+    sockets.add(sock);
+    sock.on('error', () => undefined); // resets are what several cases provoke, and not the backend's concern
+    sock.once('close', () => sockets.delete(sock));
+    if (opts.noDelay === true) sock.setNoDelay(true);
     behaviour(sock);
+    waiting.shift()?.(sock);
   });
   return {
     port: portOf(server),
+    sockets,
     accepted: () => accepted,
+    nextConnection: () => new Promise<net.Socket>((resolve) => waiting.push(resolve)),
     close: async () => {
-      for (const sock of socks) sock.destroy();
+      for (const sock of sockets) sock.destroy();
       await closeSocket(server);
     },
   };

@@ -1,9 +1,8 @@
-// Traffic for the fault suite: deterministic byte streams (AES-CTR keystreams: cheap, never
-// repeating, so a lost, duplicated or reordered chunk changes the checksum), a writer that
-// honours backpressure and can be paused, a hashing reader, and short TCP round trips.
+// Deterministic byte streams for integrity checks: AES-CTR keystreams (cheap, never repeating, so a
+// lost, duplicated or reordered chunk changes the checksum), a writer that honours backpressure,
+// and a hashing reader.
 import { createCipheriv, createHash, type Hash } from 'node:crypto';
-import net from 'node:net';
-import { withTimeout } from '../../helpers/timeout.ts';
+import type net from 'node:net';
 
 /** An endless deterministic byte stream named by `seed`. */
 export class Keystream {
@@ -111,97 +110,4 @@ export function drain(sock: net.Socket): Drain {
     sock.once('close', settle);
   });
   return { received: () => bytes, done };
-}
-
-/** Connects with allowHalfOpen; rejects on error or after `ms`. */
-export async function connect(port: number, host: string, ms = 5_000): Promise<net.Socket> {
-  const sock = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
-  try {
-    await withTimeout(new Promise<void>((resolve, reject) => {
-      sock.once('connect', resolve);
-      sock.once('error', reject);
-    }), ms, `connect to ${host}:${port}`);
-  } catch (error) {
-    sock.destroy();
-    throw error;
-  }
-  return sock;
-}
-
-/** Resolves with the first `length` bytes `sock` receives, or rejects on end, error or timeout. */
-export function readExactly(sock: net.Socket, length: number, ms: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let have = 0;
-  let cleanup = (): void => undefined;
-  const result = new Promise<Buffer>((resolve, reject) => {
-    const onData = (data: Buffer): void => {
-      chunks.push(data);
-      have += data.length;
-      if (have >= length) {
-        cleanup();
-        resolve(Buffer.concat(chunks).subarray(0, length));
-      }
-    };
-    const onEnd = (): void => {
-      cleanup();
-      reject(new Error(`connection ended after ${have} of ${length} bytes: ${what}`));
-    };
-    const onError = (error: Error): void => {
-      cleanup();
-      reject(error);
-    };
-    cleanup = () => {
-      sock.off('data', onData);
-      sock.off('end', onEnd);
-      sock.off('close', onEnd);
-      sock.off('error', onError);
-    };
-    sock.on('data', onData);
-    sock.once('end', onEnd);
-    sock.once('close', onEnd);
-    sock.once('error', onError);
-  });
-  return withTimeout(result, ms, what).finally(cleanup);
-}
-
-/** Resolves once `sock` has closed (after a FIN, a reset or destroy), or rejects after `ms`. */
-export function closed(sock: net.Socket, ms: number, what: string): Promise<void> {
-  return withTimeout(new Promise<void>((resolve) => {
-    if (sock.destroyed) resolve();
-    else sock.once('close', () => resolve());
-  }), ms, what);
-}
-
-/**
- * One short connection as the churn and concurrency cases make it: connect, send `payload`, read
- * its echo, close. Resolves with the milliseconds it took; rejects on any failure or after `ms`.
- */
-export async function echoOnce(port: number, host: string, payload: Buffer, ms: number): Promise<number> {
-  const start = performance.now();
-  const sock = await connect(port, host, ms);
-  try {
-    const echoed = readExactly(sock, payload.length, ms, `echo of ${payload.length} bytes`);
-    sock.write(payload);
-    const got = await echoed;
-    if (!got.equals(payload)) throw new Error('echo differs from what was sent');
-    const elapsed = performance.now() - start;
-    sock.end();
-    await closed(sock, ms, 'close after the echo');
-    return elapsed;
-  } finally {
-    sock.destroy();
-  }
-}
-
-/**
- * Resolves with the milliseconds from `since()` until `sock` sees its peer go: a FIN ('end'; with
- * allowHalfOpen the socket stays open for writing), a reset or a close.
- */
-export function peerGone(sock: net.Socket, since: () => number): Promise<number> {
-  return new Promise<number>((resolve) => {
-    const done = (): void => resolve(performance.now() - since());
-    if (sock.destroyed || sock.readableEnded) done();
-    sock.once('end', done);
-    sock.once('close', done);
-  });
 }
