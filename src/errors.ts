@@ -1,6 +1,6 @@
 // The error catalogue. Each class names what the caller must do; messages are lower-case
 // "what failed: detail", as docker-proxy's are, and travel to dockerd through fd 3.
-import { getSystemErrorMap } from 'node:util';
+import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 import { formatHostPort, type Endpoint, type Proto } from './config.js';
 
 /** ProxyError is any failure this program reports on purpose (never a stack trace). */
@@ -43,6 +43,15 @@ export function errnoCode(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const code: unknown = Reflect.get(error, 'code');
   return typeof code === 'string' ? code : undefined;
+}
+
+/** The code name of a positive errno as the addons return it ('EPERM'); errno_N for one Node does not know. */
+export function errnoName(errno: number): string {
+  try {
+    return getSystemErrorName(-errno);
+  } catch {
+    return `errno_${errno}`;
+  }
 }
 
 let errnoTexts: Map<string, string> | undefined;

@@ -5,7 +5,7 @@ import { parseCommandLine } from './cli/command-line.js';
 import { describeMapping, type ProxyConfig } from './config.js';
 import { ProxyError, describeError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
-import { giveUpPrivileges, readBack, type PrivilegeReport } from './privileges/give-up.js';
+import { changesUser, giveUpPrivileges, readBack, type PrivilegeReport } from './privileges/give-up.js';
 import { assertReachable } from './privileges/reachable.js';
 import { startService, type Service } from './service.js';
 import { openStatusPipe, type StatusPipe } from './status-pipe.js';
@@ -101,7 +101,7 @@ async function run(config: ProxyConfig, status: StatusPipe): Promise<void> {
   // Everything is open: from here on the proxy needs no more than it keeps (src/privileges/).
   let privileges: PrivilegeReport;
   try {
-    service.loadDataPaths();
+    if (changesUser(config)) service.loadDataPaths();
     privileges = giveUpPrivileges(config, { probes: process.env.DOCKER_PROXY_TEST_PROBES === '1' });
     assertReachable(config, privileges);
   } catch (error) {

@@ -3,8 +3,8 @@
 // install the seccomp filter. A step the kernel or the environment refuses is reported, not fatal:
 // the proxy serves anyway and says what it still holds. A --user that names nobody known is
 // bad input and fails start-up.
-import { constants } from 'node:os';
 import type { ProxyConfig } from '../config.js';
+import { errnoName } from '../errors.js';
 import { hardenAddon, stepFailure, type HardenAddon } from './harden-addon.js';
 import { isRoot, resolveIdentity, type Identity } from './identity.js';
 import { capabilitiesNeeded, type Need } from './needs.js';
@@ -38,10 +38,15 @@ const failed = (what: string, result: unknown): string | undefined => {
   return failure === undefined ? undefined : `${what}: ${failure.message}`;
 };
 
+/** Whether giving up privileges will change the user: started as root, and --user is not root. */
+export function changesUser(config: ProxyConfig): boolean {
+  return !isRoot(config.privileges.user) && process.geteuid?.() === 0;
+}
+
 function changeIdentity(config: ProxyConfig, addon: HardenAddon, keep: number[], notApplied: string[]): Identity | undefined {
   const spec = config.privileges.user;
   if (isRoot(spec)) return undefined;
-  if (process.geteuid?.() !== 0) {
+  if (!changesUser(config)) {
     // Already unprivileged: no change of user is possible, but capabilities can still shrink.
     const held = readHeld(addon);
     if (held.capabilities.length > 0) {
@@ -74,7 +79,7 @@ export function giveUpPrivileges(config: ProxyConfig, options: { probes: boolean
   }
   const report = { became, notApplied, needs };
   if (!options.probes) return report;
-  return { ...report, probes: Object.fromEntries(PROBES.map((name) => [name, errnoName(addon.probe(name))])) };
+  return { ...report, probes: Object.fromEntries(PROBES.map((name) => [name, probeResult(addon.probe(name))])) };
 }
 
 /** Reads back what the process holds after giveUpPrivileges(). */
@@ -87,8 +92,6 @@ export function readBack(report: PrivilegeReport): HeldReport {
   return { held, kept, notApplied: [...report.notApplied, ...missing] };
 }
 
-function errnoName(value: unknown): string {
-  if (value === 0) return 'allowed';
-  const name = Object.entries(constants.errno).find(([, number]) => number === value)?.[0];
-  return name ?? `errno ${String(value)}`;
+function probeResult(value: unknown): string {
+  return value === 0 ? 'allowed' : errnoName(Number(value));
 }

@@ -1,5 +1,6 @@
 // The hardening addon (native/harden/): its JS API as the rest of src/privileges/ sees it.
 import { hasMethods, loadAddon, type Loaded } from '../proxy/addon.js';
+import { field } from '../proxy/addon-result.js';
 
 /** The capabilities the proxy may keep, by the names of linux/capability.h without CAP_. */
 export type CapabilityName = 'NET_BIND_SERVICE' | 'NET_ADMIN' | 'SYS_RESOURCE' | 'SETPCAP';
@@ -26,8 +27,8 @@ export interface HardenAddon {
 
 function isHardenAddon(value: unknown): value is HardenAddon {
   if (!hasMethods(value, 'lookUpUser', 'lookUpGroup', 'becomeUser', 'keepOnlyCaps', 'setNoNewPrivs', 'installSeccomp', 'probe')) return false;
-  const caps: unknown = Reflect.get(value, 'capabilities');
-  return typeof caps === 'object' && caps !== null && CAPABILITY_NAMES.every((name) => typeof Reflect.get(caps, name) === 'number');
+  const caps = field(value, 'capabilities');
+  return CAPABILITY_NAMES.every((name) => typeof field(caps, name) === 'number');
 }
 
 let loaded: Loaded<HardenAddon> | undefined;
@@ -41,9 +42,7 @@ export function hardenAddon(): Loaded<HardenAddon> {
 /** A step's result: undefined for success (null), the failure otherwise. */
 export function stepFailure(result: unknown): StepFailure | undefined {
   if (result === null) return undefined;
-  if (typeof result !== 'object' || result === undefined) return { errno: 0, syscall: '?', message: `unexpected result ${String(result)}` };
-  const errno: unknown = Reflect.get(result, 'errno');
-  const syscall: unknown = Reflect.get(result, 'syscall');
-  const message: unknown = Reflect.get(result, 'message');
-  return { errno: typeof errno === 'number' ? errno : 0, syscall: String(syscall), message: String(message) };
+  if (typeof result !== 'object') return { errno: 0, syscall: '?', message: `unexpected result ${String(result)}` };
+  const errno = field(result, 'errno');
+  return { errno: typeof errno === 'number' ? errno : 0, syscall: String(field(result, 'syscall')), message: String(field(result, 'message')) };
 }

@@ -2,6 +2,7 @@
 // as it is. A user given as a number without a group runs with the group of the same number.
 import type { UserSpec } from '../config.js';
 import { ConfigError } from '../errors.js';
+import { field } from '../proxy/addon-result.js';
 import { stepFailure, type HardenAddon } from './harden-addon.js';
 
 export interface Identity {
@@ -35,8 +36,8 @@ export function resolveIdentity(spec: UserSpec, addon: HardenAddon): Identity {
     gid = uid;
   } else {
     const found: unknown = addon.lookUpUser(spec.user);
-    const uidFound: unknown = typeof found === 'object' && found !== null ? Reflect.get(found, 'uid') : undefined;
-    const gidFound: unknown = typeof found === 'object' && found !== null ? Reflect.get(found, 'gid') : undefined;
+    const uidFound = field(found, 'uid');
+    const gidFound = field(found, 'gid');
     if (typeof uidFound !== 'number' || typeof gidFound !== 'number') {
       throw new ConfigError(`invalid --user ${written}: user ${spec.user}: ${stepFailure(found)?.message ?? 'not found'}`);
     }
@@ -50,7 +51,7 @@ export function resolveIdentity(spec: UserSpec, addon: HardenAddon): Identity {
 function resolveGroup(group: string, written: string, addon: HardenAddon): number {
   if (NUMBER.test(group)) return asNumber(group, 'gid');
   const found: unknown = addon.lookUpGroup(group);
-  const gid: unknown = typeof found === 'object' && found !== null ? Reflect.get(found, 'gid') : undefined;
+  const gid = field(found, 'gid');
   if (typeof gid !== 'number') throw new ConfigError(`invalid --user ${written}: group ${group}: ${stepFailure(found)?.message ?? 'not found'}`);
   return gid;
 }

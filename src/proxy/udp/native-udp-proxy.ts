@@ -2,11 +2,10 @@
 // the flow table all live in the addon, which moves datagrams in batches (recvmmsg/sendmmsg) with
 // no JS per datagram, and answers each client from the address it sent to (IP_PKTINFO), as
 // docker-proxy v28+ does. This is the only module that loads the addon; udp-proxy.ts is the JS fallback.
-import { getSystemErrorName } from 'node:util';
 import { hasMethods, loadAddon, type Loaded } from '../addon.js';
 import { count, countEntries, countField, field } from '../addon-result.js';
 import { formatHostPort, type Endpoint } from '../../config.js';
-import { ListenError, describeError, errnoText, listenError } from '../../errors.js';
+import { ListenError, describeError, errnoName, errnoText, listenError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Proxy, UdpSnapshot } from '../contract.js';
 import { Throttle } from '../throttle.js';
@@ -70,14 +69,6 @@ export interface NativeUdpOptions {
   readonly idleTimeoutMs: number;
   readonly maxFlows: number;
   readonly log: Logger;
-}
-
-function errnoName(errno: number): string {
-  try {
-    return getSystemErrorName(-errno);
-  } catch {
-    return `errno_${errno}`;
-  }
 }
 
 /** A Node-style system error (code, errno, syscall), so errors.ts can word it as for dgram. */
